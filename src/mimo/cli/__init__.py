@@ -1,0 +1,25 @@
+"""The ``mimo`` command line: a thin typer layer over the library.
+
+Each ``mimo.cli.<area>`` module owns one area's commands and exposes ``register(app)``;
+heavy imports stay inside the command bodies so ``mimo --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from mimo.cli import data, demo, evaluate, index, models, train
+
+app = typer.Typer(
+    name="mimo",
+    help="Turn an English embedding model into a multilingual retriever (MIMO).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+for _area in (models, data, train, evaluate, index, demo):
+    _area.register(app)
+
+
+def main() -> None:
+    app()

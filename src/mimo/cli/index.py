@@ -1,0 +1,9 @@
+"""CLI commands for the index area (thin: parse, call the library, print)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this area's commands to the root app."""
