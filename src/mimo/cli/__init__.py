@@ -23,3 +23,11 @@ for _area in (models, data, train, evaluate, index, demo):
 
 def main() -> None:
     app()
+
+
+@app.command()
+def version() -> None:
+    """Print the mimo version."""
+    from mimo import __version__
+
+    typer.echo(__version__)
