@@ -17,6 +17,13 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """mimo: multilingual retrieval anchored to an English teacher."""
+
+
 for _area in (models, data, train, evaluate, index, demo):
     _area.register(app)
 
