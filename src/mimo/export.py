@@ -1,0 +1,202 @@
+"""Fast CPU exports of a sentence-transformers model: ONNX (onnxruntime) and static (Model2Vec).
+
+* ``export_onnx``: the whole encoder (transformer + pooling + dense + normalize) traced into one
+  ONNX graph ``onnx/model.onnx`` taking ``input_ids``/``attention_mask`` and returning the sentence
+  embedding, plus the tokenizer and ``mimo_export.json`` (prompts, max length). Load it with
+  :func:`load_onnx_encoder` (an Encoder: ``encode(texts, prompt_name=...)``). sentence-transformers'
+  own ``backend="onnx"`` needs ``optimum-onnx``, which pins transformers<4.58, so we export with
+  ``torch.onnx`` directly.
+* ``export_static``: ``model2vec.distill.distill_from_model`` on the student's transformer and
+  tokenizer, saved as a plain sentence-transformers dir (``StaticEmbedding`` + ``Normalize``, the
+  student's prompts kept), so ``SentenceTransformer(path)`` / ``mimo.models.load_encoder(path)``
+  load it unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mimo.errors import MimoError
+from mimo.paths import atomic_dir, atomic_write_json
+
+EXPORT_FILE = "mimo_export.json"
+FORMATS = ("onnx", "static")
+
+
+def _load_st(model: str) -> Any:
+    try:
+        from mimo.models import load_model
+    except ImportError:  # pragma: no cover - the models area is not there yet
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(model), device="cpu")
+    return load_model(model)
+
+
+def _first_transformer(st: Any) -> Any:
+    first = st[0]
+    if not hasattr(first, "auto_model") or not hasattr(first, "tokenizer"):
+        raise MimoError(f"cannot export: the first module is {type(first).__name__}, not a Transformer")
+    return first
+
+
+def is_onnx_export(path: str | Path) -> bool:
+    f = Path(path) / EXPORT_FILE
+    return f.is_file() and json.loads(f.read_text()).get("format") == "onnx"
+
+
+# ----------------------------------------------------------------------------- ONNX
+
+
+def export_onnx(model: str, out: str | Path, opset: int = 17) -> Path:
+    """Trace ``model`` (name or dir) end to end into ``out/onnx/model.onnx``; returns ``out``."""
+    import torch
+
+    st = _load_st(model).eval()
+    tr = _first_transformer(st)
+    try:  # eager attention traces to plain ops that onnxruntime runs identically
+        tr.auto_model.set_attn_implementation("eager")
+    except (AttributeError, ValueError):
+        pass
+
+    class _Graph(torch.nn.Module):
+        def __init__(self, st: Any) -> None:
+            super().__init__()
+            self.st = st
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.st({"input_ids": input_ids, "attention_mask": attention_mask})["sentence_embedding"]
+
+    ex = tr.tokenizer(["an example sentence to trace", "zwei"], padding=True, return_tensors="pt")
+    t0 = time.perf_counter()
+    with atomic_dir(out) as tmp:
+        (tmp / "onnx").mkdir()
+        with torch.no_grad():
+            torch.onnx.export(
+                _Graph(st), (ex["input_ids"], ex["attention_mask"]), str(tmp / "onnx" / "model.onnx"),
+                input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
+                dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                              "sentence_embedding": {0: "batch"}},
+                opset_version=opset, dynamo=False,
+            )
+        tr.tokenizer.save_pretrained(str(tmp))
+        atomic_write_json(tmp / EXPORT_FILE, {
+            "format": "onnx", "source": str(model), "prompts": dict(st.prompts or {}),
+            "max_seq_length": int(st.max_seq_length or 512),
+            "dim": int(st.get_sentence_embedding_dimension() or 0),
+            "normalized": any(type(m).__name__ == "Normalize" for m in st), "opset": opset,
+            "seconds": round(time.perf_counter() - t0, 2),
+        })
+    return Path(out)
+
+
+class OnnxEncoder:
+    """An onnxruntime encoder with the ``mimo.models.Encoder`` interface."""
+
+    def __init__(self, path: str | Path, threads: int = 0) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        self.path = Path(path)
+        self.config = json.loads((self.path / EXPORT_FILE).read_text())
+        self.prompts: dict[str, str] = self.config.get("prompts", {})
+        self.max_seq_length: int = self.config.get("max_seq_length", 512)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(self.path / "onnx" / "model.onnx"), opts,
+                                            providers=["CPUExecutionProvider"])
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return int(self.config["dim"])
+
+    def encode(self, texts: str | list[str], prompt_name: str | None = None, prompt: str | None = None,
+               batch_size: int = 32, normalize_embeddings: bool = True, convert_to_numpy: bool = True,
+               show_progress_bar: bool = False, **_: Any) -> np.ndarray:
+        single = isinstance(texts, str)
+        items = [texts] if single else list(texts)
+        if prompt is None and prompt_name is not None:
+            if prompt_name not in self.prompts:
+                raise ValueError(f"prompt {prompt_name!r} not among {sorted(self.prompts)}")
+            prompt = self.prompts[prompt_name]
+        if prompt:
+            items = [prompt + t for t in items]
+        order = np.argsort([-len(t) for t in items], kind="stable")  # similar lengths per batch
+        out = np.zeros((len(items), self.get_sentence_embedding_dimension()), dtype=np.float32)
+        for i in range(0, len(items), batch_size):
+            idx = order[i:i + batch_size]
+            enc = self.tokenizer([items[j] for j in idx], padding=True, truncation=True,
+                                 max_length=self.max_seq_length, return_tensors="np")
+            feeds = {"input_ids": enc["input_ids"].astype(np.int64),
+                     "attention_mask": enc["attention_mask"].astype(np.int64)}
+            out[idx] = self.session.run(None, feeds)[0]
+        if normalize_embeddings:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out[0] if single else out
+
+
+def load_onnx_encoder(path: str | Path) -> OnnxEncoder:
+    if not is_onnx_export(path):
+        raise MimoError(f"{path} is not an ONNX export (no {EXPORT_FILE} with format onnx)")
+    return OnnxEncoder(path)
+
+
+# ----------------------------------------------------------------------------- static
+
+
+def export_static(model: str, out: str | Path, pca_dims: int | None = 256,
+                  sif_coefficient: float | None = 1e-4) -> Path:
+    """Distil ``model`` into static token embeddings (Model2Vec) saved as a sentence-transformers dir."""
+    try:
+        from model2vec.distill import distill_from_model
+    except ImportError as e:
+        raise MimoError(f"static export needs model2vec's distill extra ({e}); "
+                        "`pip install model2vec skeletoken`") from None
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules.normalize import Normalize
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+
+    st = _load_st(model)
+    tr = _first_transformer(st)
+    dim = int(st.get_sentence_embedding_dimension() or 0)
+    if pca_dims is not None and dim:
+        pca_dims = min(pca_dims, dim)
+    t0 = time.perf_counter()
+    static = distill_from_model(model=tr.auto_model, tokenizer=tr.tokenizer, pca_dims=pca_dims,
+                                sif_coefficient=sif_coefficient)
+    weights = StaticEmbedding._fold_model2vec_weights(
+        static.embedding, getattr(static, "token_mapping", None), getattr(static, "weights", None))
+    emb = StaticEmbedding(static.tokenizer, embedding_weights=weights.float(), base_model=str(model))
+    out_st = SentenceTransformer(modules=[emb, Normalize()], prompts=dict(st.prompts or {}), device="cpu")
+    with atomic_dir(out) as tmp:
+        out_st.save(str(tmp))
+        atomic_write_json(tmp / EXPORT_FILE, {
+            "format": "static", "source": str(model), "prompts": dict(st.prompts or {}),
+            "dim": int(weights.shape[1]), "vocab": int(weights.shape[0]), "pca_dims": pca_dims,
+            "sif_coefficient": sif_coefficient, "seconds": round(time.perf_counter() - t0, 2),
+        })
+    return Path(out)
+
+
+def export_model(model: str, fmt: str, out: str | Path, **kwargs: Any) -> Path:
+    """Export ``model`` as ``onnx`` or ``static`` into ``out`` (written atomically)."""
+    if fmt == "onnx":
+        return export_onnx(model, out, **kwargs)
+    if fmt == "static":
+        return export_static(model, out, **kwargs)
+    raise MimoError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def load_exported(path: str | Path) -> Any:
+    """Load any export: ONNX → :class:`OnnxEncoder`; static → ``SentenceTransformer``."""
+    if is_onnx_export(path):
+        return OnnxEncoder(path)
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu")
