@@ -1,0 +1,142 @@
+"""The training configuration: one dataclass, round-trips to YAML, saved with every model."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mimo.errors import InputError
+
+OBJECTIVES = ("mimo", "kd", "xlco", "infonce", "lakda", "mse")
+STAGES = ("1", "2", "both")
+SCHEDULES = ("constant", "linear", "adaptive")
+PROJECTION_INITS = ("random", "lstsq")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on. ``max_steps`` (if set) caps both stages' step counts."""
+
+    out: str = "runs/mimo"
+    student: str = "intfloat/multilingual-e5-small"
+    teacher: str = "sentence-transformers/all-MiniLM-L6-v2"  # or "self"
+    teacher_query_prompt: str = ""
+    teacher_passage_prompt: str = ""
+    query_prompt_name: str = "query"  # student prompts (also used for Stage-1 texts)
+    passage_prompt_name: str = "passage"
+    stage: str = "both"
+    objective: str = "mimo"
+    # data: None = the foundation's datasets under $MIMO_HOME (mimo.data.build.load_*)
+    parallel_path: str | None = None
+    retrieval_path: str | None = None
+    langs: list[str] | None = None  # keep only these languages (plus en)
+    max_rows: int | None = None  # cap rows read from each dataset (CI-sized runs)
+    eval_rows: int = 64  # held-out parallel rows for the alignment figure (0 = off)
+    # stage 1
+    stage1_steps: int = 100
+    batch_size: int = 32
+    lr: float = 1e-4
+    # stage 2
+    stage2_steps: int = 20
+    stage2_batch_size: int = 64
+    stage2_lr: float = 2e-5
+    mini_batch_size: int | None = None  # GradCache mini-batch (None = direct)
+    max_steps: int | None = None
+    lam: float = 0.2
+    lambda_schedule: str = "constant"
+    lambda_warmup: float = 0.5  # linear: fraction of stage-2 steps to reach lam
+    adaptive_tolerance: float = 0.05  # adaptive: allowed relative KD (alignment) degradation
+    scale: float = 20.0
+    lakda_alpha: float = 0.5
+    # student / projection
+    projection: bool = True
+    projection_init: str = "random"
+    init_projection: str | None = None  # Stage 2 alone: a Stage-1 projection.safetensors
+    lstsq_texts: int = 256
+    freeze_embeddings: bool = False
+    student_layers: int | None = None
+    max_length: int = 128
+    length_grouping: bool = True
+    # runtime
+    seed: int = 0
+    checkpoint_every: int = 50
+    teacher_cache: str | None = None  # cache root (default: $MIMO_HOME/teacher-cache)
+    cache_read_only: bool = False
+    cache_dtype: str = "float16"
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> TrainConfig:
+        checks = [
+            ("objective", self.objective, OBJECTIVES),
+            ("stage", str(self.stage), STAGES),
+            ("lambda_schedule", self.lambda_schedule, SCHEDULES),
+            ("projection_init", self.projection_init, PROJECTION_INITS),
+        ]
+        for name, value, allowed in checks:
+            if value not in allowed:
+                raise InputError(f"config field {name!r}: {value!r} is not one of {', '.join(allowed)}")
+        self.stage = str(self.stage)
+        if not 0.0 <= self.lam <= 1.0:
+            raise InputError(f"config field 'lam': {self.lam} is not in [0, 1]")
+        for name in ("stage1_steps", "stage2_steps", "batch_size", "stage2_batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise InputError(f"config field {name!r} must be >= 1, got {getattr(self, name)}")
+        if self.mini_batch_size is not None and self.mini_batch_size < 1:
+            raise InputError(f"config field 'mini_batch_size' must be >= 1, got {self.mini_batch_size}")
+        if self.langs is not None:
+            from mimo.langs import check_lang
+
+            self.langs = [check_lang(code, "config field 'langs'") for code in self.langs]
+        return self
+
+    @property
+    def steps1(self) -> int:
+        return min(self.stage1_steps, self.max_steps) if self.max_steps else self.stage1_steps
+
+    @property
+    def steps2(self) -> int:
+        return min(self.stage2_steps, self.max_steps) if self.max_steps else self.stage2_steps
+
+    @property
+    def effective_lambda(self) -> float:
+        """kd fixes lambda = 0, xlco / infonce lambda = 1; mimo uses ``lam``."""
+        return {"kd": 0.0, "mse": 0.0, "xlco": 1.0, "infonce": 1.0}.get(self.objective, self.lam)
+
+    @property
+    def needs_teacher(self) -> bool:
+        stage2_only = self.stage == "2"
+        return not (stage2_only and self.objective in ("xlco", "infonce", "lakda"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            known = ", ".join(sorted(names))
+            raise InputError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {known}")
+        return cls(**data).validate()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError:
+            raise InputError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as e:
+            raise InputError(f"config file {path} is not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"config file {path}: expected a mapping of fields, got {type(data).__name__}")
+        return cls.from_dict(data, where=str(path))

@@ -1,0 +1,125 @@
+"""Load and check the training datasets before any expensive step (one clear error per problem)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mimo.errors import InputError, MimoError
+from mimo.langs import LANG_NAMES
+
+PARALLEL_COLUMNS = ("english", "translation", "lang")
+RETRIEVAL_COLUMNS = ("pair_id", "lang", "query", "passage")
+
+
+def _load(path: str | None, kind: str) -> Any:
+    import datasets
+
+    if path is not None:
+        if not Path(path).exists():
+            raise InputError(f"{kind} dataset {path} does not exist")
+        try:
+            return datasets.load_from_disk(path)
+        except Exception as e:  # noqa: BLE001 - datasets raises many types for a bad dir
+            raise InputError(f"{kind} dataset {path} is not a saved HF dataset: {e}") from None
+    try:
+        from mimo.data import build
+    except ImportError:
+        raise MimoError(f"no {kind} dataset path given and mimo.data.build is not available") from None
+    loader = build.load_parallel if kind == "parallel" else build.load_retrieval_train
+    return loader()
+
+
+def _columns(ds: Any, kind: str, required: tuple[str, ...], max_rows: int | None) -> dict[str, list]:
+    if hasattr(ds, "keys") and "train" in ds and not hasattr(ds, "column_names"):
+        ds = ds["train"]
+    names = list(getattr(ds, "column_names", []) or [])
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise InputError(f"{kind} dataset lacks field(s) {', '.join(missing)} (has: {', '.join(names)})")
+    if max_rows is not None:
+        ds = ds.select(range(min(max_rows, len(ds))))
+    cols = {c: list(ds[c]) for c in required if c in names}
+    for c in ("source", "unit_id"):
+        if c in names:
+            cols[c] = list(ds[c])
+    n = len(cols[required[0]])
+    if n == 0:
+        raise InputError(f"{kind} dataset is empty")
+    for c in required:
+        if len(cols[c]) != n:
+            raise InputError(f"{kind} dataset: field {c!r} has {len(cols[c])} rows, expected {n}")
+        for i, v in enumerate(cols[c]):
+            if not isinstance(v, str) or not v.strip():
+                raise InputError(f"{kind} dataset row {i}: field {c!r} is empty or not text ({v!r})")
+    for i, code in enumerate(cols["lang"]):
+        if code not in LANG_NAMES:
+            raise InputError(
+                f"{kind} dataset row {i}: field 'lang' has unknown language code {code!r}; "
+                f"known: {', '.join(LANG_NAMES)}"
+            )
+    return cols
+
+
+def _keep(langs: list[str] | None, code: str) -> bool:
+    return langs is None or code == "en" or code in langs
+
+
+@dataclass
+class ParallelData:
+    english: list[str]
+    translation: list[str]
+    lang: list[str]
+    heldout: list[tuple[str, str, str]] = field(default_factory=list)  # (english, translation, lang)
+
+
+def load_parallel(
+    path: str | None, langs: list[str] | None, max_rows: int | None, eval_rows: int
+) -> ParallelData:
+    """Parallel rows (en identity rows included), minus ``eval_rows`` held-out non-en units."""
+    cols = _columns(_load(path, "parallel"), "parallel", PARALLEL_COLUMNS, max_rows)
+    rows = [
+        (e, t, lg, uid)
+        for e, t, lg, uid in zip(
+            cols["english"], cols["translation"], cols["lang"], cols.get("unit_id", cols["english"]),
+            strict=True,
+        )
+        if _keep(langs, lg)
+    ]
+    if not rows:
+        raise InputError(f"parallel dataset is empty after keeping languages {langs}")
+    # held out by a hash of the English text, so all language versions of a unit leave together
+    def h(s: str) -> str:
+        return hashlib.sha256(s.encode()).hexdigest()
+
+    ranked = sorted({r[0] for r in rows if r[2] != "en"}, key=h)
+    out_en = set(ranked[: max(0, min(eval_rows, len(ranked) // 4))])
+    heldout = [(e, t, lg) for e, t, lg, _ in rows if e in out_en and lg != "en"][:eval_rows]
+    train = [r for r in rows if r[0] not in out_en]
+    if not train:
+        raise InputError("parallel dataset has no training rows left after the held-out split")
+    return ParallelData([r[0] for r in train], [r[1] for r in train], [r[2] for r in train], heldout)
+
+
+@dataclass
+class RetrievalData:
+    #: pair_id -> lang -> (query, passage)
+    pairs: dict[str, dict[str, tuple[str, str]]]
+    dropped_without_en: int = 0
+
+
+def load_retrieval(path: str | None, langs: list[str] | None, max_rows: int | None) -> RetrievalData:
+    cols = _columns(_load(path, "retrieval-train"), "retrieval-train", RETRIEVAL_COLUMNS, max_rows)
+    pairs: dict[str, dict[str, tuple[str, str]]] = {}
+    for pid, lg, q, p in zip(cols["pair_id"], cols["lang"], cols["query"], cols["passage"], strict=True):
+        if _keep(langs, lg):
+            pairs.setdefault(pid, {})[lg] = (q, p)
+    dropped = sum(1 for v in pairs.values() if "en" not in v)
+    pairs = {k: v for k, v in pairs.items() if "en" in v and len(v) >= 1}
+    if not pairs:
+        raise InputError(
+            f"retrieval-train dataset is empty after keeping languages {langs} and pairs with an 'en' row"
+        )
+    return RetrievalData(pairs, dropped)
