@@ -518,6 +518,7 @@ def build_index(model: str, corpus: str | Path | Sequence[Doc], out: str | Path,
         (tmp / "g000000").mkdir()
         _write_generation(tmp / "g000000", index, dict(enumerate(docs)))
         atomic_write_json(tmp / "manifest.json", manifest)
+        tmp.chmod(0o755)  # mkdtemp makes 0700; an index is meant to be served
     return SearchIndex.load(out, encoder=enc)
 
 
