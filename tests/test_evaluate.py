@@ -42,8 +42,15 @@ class HashEncoder:
     def get_sentence_embedding_dimension(self) -> int:
         return self.dim
 
-    def encode(self, texts, prompt_name=None, batch_size=32, normalize_embeddings=True,
-               convert_to_numpy=True, show_progress_bar=False):
+    def encode(
+        self,
+        texts,
+        prompt_name=None,
+        batch_size=32,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    ):
         self.calls += len(texts)
         out = np.zeros((len(texts), self.dim), np.float32)
         for i, t in enumerate(texts):
@@ -124,6 +131,7 @@ def test_metrics_by_hand():
 
 # ---------------------------------------------------------------- benchmark I/O and validation
 
+
 def _copy_tiny(tmp_path: Path) -> Path:
     dst = tmp_path / "bench"
     shutil.copytree(TINY, dst)
@@ -150,7 +158,7 @@ def test_load_tiny():
         ("corpus.jsonl", 5, lambda s: json.dumps({**json.loads(s), "text": "  "}), "corpus.jsonl:5: empty"),
         ("queries.jsonl", 2, lambda s: s.replace('"lang": "de"', '"lang": "xx"'), "'xx' in queries.jsonl:2"),
         ("qrels/test.tsv", 4, lambda s: s.replace("d-g1-fr", "nope"), "qrels/test.tsv:4: unknown corpus-id"),
-        ("qrels/test.tsv", 2, lambda s: "ghost" + s[s.index("\t"):], "qrels/test.tsv:2: unknown query-id"),
+        ("qrels/test.tsv", 2, lambda s: "ghost" + s[s.index("\t") :], "qrels/test.tsv:2: unknown query-id"),
     ],
 )
 def test_bad_benchmark_rows_are_named(tmp_path, file, line, edit, expect):
@@ -178,8 +186,9 @@ def test_hf_dataset_layout(tmp_path):
     shutil.copy(TINY / "corpus.jsonl", d / "corpus.jsonl")
     shutil.copy(TINY / "queries.jsonl", d / "queries.jsonl")
     rows = [ln.split("\t") for ln in (TINY / "qrels" / "test.tsv").read_text().splitlines()[1:]]
-    (d / "qrels.jsonl").write_text("".join(
-        json.dumps({"query-id": q, "corpus-id": c, "score": int(s)}) + "\n" for q, c, s in rows))
+    (d / "qrels.jsonl").write_text(
+        "".join(json.dumps({"query-id": q, "corpus-id": c, "score": int(s)}) + "\n" for q, c, s in rows)
+    )
     (d / "README.md").write_text(
         "---\nconfigs:\n- config_name: corpus\n  data_files: corpus.jsonl\n"
         "- config_name: queries\n  data_files: queries.jsonl\n"
@@ -191,6 +200,7 @@ def test_hf_dataset_layout(tmp_path):
 
 
 # ---------------------------------------------------------------- views, bias, agreement
+
 
 def test_oracle_encoder_is_perfect_in_every_view():
     r = evaluate(TableEncoder(lambda rec: rec["group"]), TINY, bias_k=3, use_cache=False)
@@ -236,14 +246,21 @@ def test_rank_agreement_by_hand():
 
 # ---------------------------------------------------------------- end to end, cache, files
 
+
 def test_evaluate_models_writes_files_and_uses_cache(tmp_path):
     enc = HashEncoder()
     res = evaluate_models([enc], TINY, out_dir=tmp_path / "run", labels=["hash"])
     assert enc.calls == 21
     out = res["out_dir"]
-    for f in ("results.json", "comparison.json", "comparison.md",
-              "models/hash/runs/pooled.trec", "models/hash/runs/cross-lingual.trec",
-              "models/hash/runs/multi-monolingual.trec", "models/hash/results.json"):
+    for f in (
+        "results.json",
+        "comparison.json",
+        "comparison.md",
+        "models/hash/runs/pooled.trec",
+        "models/hash/runs/cross-lingual.trec",
+        "models/hash/runs/multi-monolingual.trec",
+        "models/hash/results.json",
+    ):
         assert (out / f).is_file(), f
     r = res["results"][0]
     # the TREC file re-scores to the same numbers
@@ -261,8 +278,12 @@ def test_evaluate_models_writes_files_and_uses_cache(tmp_path):
 
 
 def test_two_models_table_marks_best(tmp_path):
-    res = evaluate_models([TableEncoder(lambda r: r["group"]), TableEncoder(lambda r: r["lang"])], TINY,
-                          labels=["oracle", "clustered"], use_cache=False)
+    res = evaluate_models(
+        [TableEncoder(lambda r: r["group"]), TableEncoder(lambda r: r["lang"])],
+        TINY,
+        labels=["oracle", "clustered"],
+        use_cache=False,
+    )
     tab = res["table"]
     i = tab["columns"].index("pooled nDCG@10")
     assert tab["rows"][0]["best"][i] and not tab["rows"][1]["best"][i]

@@ -7,6 +7,15 @@ from mimo.evaluate.metrics import DEFAULT_METRICS, METRICS, evaluate_run, per_qu
 from mimo.evaluate.views import VIEWS
 
 __all__ = [
-    "DEFAULT_METRICS", "METRICS", "VIEWS", "Benchmark", "evaluate", "evaluate_models", "evaluate_run",
-    "load_benchmark", "per_query", "resolve_encoder", "write_results",
+    "DEFAULT_METRICS",
+    "METRICS",
+    "VIEWS",
+    "Benchmark",
+    "evaluate",
+    "evaluate_models",
+    "evaluate_run",
+    "load_benchmark",
+    "per_query",
+    "resolve_encoder",
+    "write_results",
 ]

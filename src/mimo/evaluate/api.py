@@ -21,14 +21,21 @@ from mimo.evaluate.views import VIEWS, monolingual_run, score_views
 def progress_bars(enabled: bool) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     """Yield ``task(description, total) -> advance(n)``; rich bars when enabled, no-ops otherwise."""
     if not enabled:
-        yield lambda desc, total: (lambda n: None)
+        yield lambda desc, total: lambda n: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mimo.cli._common import err_console
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, transient=True) as p:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as p:
+
         def task(desc: str, total: int) -> Callable[[int], None]:
             tid = p.add_task(desc, total=total)
             return lambda n: p.advance(tid, n)
@@ -44,9 +51,10 @@ def resolve_encoder(model: Any) -> Any:
         return model
     p = Path(model).expanduser()
     if p.exists():
-        if not p.is_dir() or not ((p / "modules.json").is_file() or (p / "config_sentence_transformers.json")
-                                  .is_file()):
-            raise InputError(f"{p}: not a sentence-transformers model directory (no modules.json)")
+        if not p.is_dir() or not any((p / f).is_file() for f in ("modules.json", "config.json")):
+            raise InputError(
+                f"{p}: not a sentence-transformers model directory (no modules.json or config.json)"
+            )
     try:
         from mimo.models import load_encoder
     except ImportError:  # pragma: no cover - models area not installed yet: plain sentence-transformers
@@ -71,7 +79,8 @@ def resolve_prompts(encoder: Any, query_prompt: str | None, passage_prompt: str 
     prompts = getattr(encoder, "prompts", None) or {}
     return {
         "query": query_prompt if query_prompt is not None else prompts.get("query", ""),
-        "passage": passage_prompt if passage_prompt is not None
+        "passage": passage_prompt
+        if passage_prompt is not None
         else prompts.get("passage", prompts.get("document", "")),
     }
 
@@ -103,19 +112,42 @@ def evaluate(
     fp = model_fingerprint(enc) if use_cache else None
     qids, dids = list(b.queries), list(b.corpus)
     with progress_bars(progress) as task:
-        qv, qstats = encode_texts(enc, [b.queries[q]["text"] for q in qids], prompts["query"],
-                                  batch_size=batch_size, use_cache=use_cache, fingerprint=fp,
-                                  progress=task("encode queries", len(qids)))
-        dv, dstats = encode_texts(enc, [b.doc_text(d) for d in dids], prompts["passage"],
-                                  batch_size=batch_size, use_cache=use_cache, fingerprint=fp,
-                                  progress=task("encode corpus", len(dids)))
+        qv, qstats = encode_texts(
+            enc,
+            [b.queries[q]["text"] for q in qids],
+            prompts["query"],
+            batch_size=batch_size,
+            use_cache=use_cache,
+            fingerprint=fp,
+            progress=task("encode queries", len(qids)),
+        )
+        dv, dstats = encode_texts(
+            enc,
+            [b.doc_text(d) for d in dids],
+            prompts["passage"],
+            batch_size=batch_size,
+            use_cache=use_cache,
+            fingerprint=fp,
+            progress=task("encode corpus", len(dids)),
+        )
         t0 = time.perf_counter()
-        rk = search_all(qv, qids, [b.queries[q]["lang"] for q in qids], dv, dids,
-                        [b.corpus[d]["lang"] for d in dids], k=k, progress=task("search", len(qids)))
+        rk = search_all(
+            qv,
+            qids,
+            [b.queries[q]["lang"] for q in qids],
+            dv,
+            dids,
+            [b.corpus[d]["lang"] for d in dids],
+            k=k,
+            progress=task("search", len(qids)),
+        )
         search_s = time.perf_counter() - t0
     scored = score_views(b, rk, views, metrics)
-    runs = {"pooled": rk.pooled, "cross-lingual": rk.cross_lingual,
-            "multi-monolingual": monolingual_run(b, rk)}
+    runs = {
+        "pooled": rk.pooled,
+        "cross-lingual": rk.cross_lingual,
+        "multi-monolingual": monolingual_run(b, rk),
+    }
     return {
         "model": label or model_label(model),
         "fingerprint": fp,
@@ -157,9 +189,13 @@ def write_results(results: Sequence[dict[str, Any]], out_dir: str | Path) -> Pat
         tab = table(results)
         atomic_write_json(tmp / "results.json", summary)
         atomic_write_json(tmp / "comparison.json", tab)
-        md = ["# Evaluation\n", f"Benchmark: `{results[0]['benchmark']['name']}` "
-              f"({results[0]['benchmark']['n_queries']} queries, {results[0]['benchmark']['n_docs']} docs)\n",
-              "## Overall (best per column in bold)\n", to_markdown(tab)]
+        md = [
+            "# Evaluation\n",
+            f"Benchmark: `{results[0]['benchmark']['name']}` "
+            f"({results[0]['benchmark']['n_queries']} queries, {results[0]['benchmark']['n_docs']} docs)\n",
+            "## Overall (best per column in bold)\n",
+            to_markdown(tab),
+        ]
         for view in results[0]["views"]:
             md += [f"\n## {view}: nDCG@10 per query language\n", to_markdown(per_lang_table(results, view))]
         atomic_write_text(tmp / "comparison.md", "\n".join(md))
@@ -204,7 +240,10 @@ def evaluate_models(
         raise InputError(f"{len(labels)} labels for {len(models)} models")
     results = []
     for i, m in enumerate(models):
-        results.append(evaluate(m, b, views, k, progress=progress,
-                                label=labels[i] if labels else model_label(m, i), **kwargs))
+        results.append(
+            evaluate(
+                m, b, views, k, progress=progress, label=labels[i] if labels else model_label(m, i), **kwargs
+            )
+        )
     written = write_results(results, out_dir) if out_dir is not None else None
     return {"results": results, "table": table(results), "out_dir": written}

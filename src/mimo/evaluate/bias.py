@@ -63,10 +63,18 @@ def language_bias(bench: Benchmark, run: Mapping[str, Mapping[str, float]], k: i
         vals = [v for q, v in per_q.items() if bench.queries[q]["lang"] == a]
         if vals:
             by_lang[a] = float(np.mean(vals))
-    heat = {a: {b: float(np.mean(v)) for b, v in row.items() if v} for a, row in share.items()
-            if any(row.values())}
-    return {"k": k, "overall": float(np.mean(list(per_q.values()))) if per_q else float("nan"),
-            "per_lang": by_lang, "share": heat, "n": len(per_q)}
+    heat = {
+        a: {b: float(np.mean(v)) for b, v in row.items() if v}
+        for a, row in share.items()
+        if any(row.values())
+    }
+    return {
+        "k": k,
+        "overall": float(np.mean(list(per_q.values()))) if per_q else float("nan"),
+        "per_lang": by_lang,
+        "share": heat,
+        "n": len(per_q),
+    }
 
 
 def rank_agreement(bench: Benchmark, run: Mapping[str, Mapping[str, float]], k: int = 10) -> dict[str, Any]:
@@ -94,7 +102,11 @@ def rank_agreement(bench: Benchmark, run: Mapping[str, Mapping[str, float]], k: 
         f"mrc@{k}": float(np.mean(overl)) if overl else float("nan"),
         "top1_agreement": float(np.mean(top1)) if top1 else float("nan"),
         "n_pairs": len(overl),
-        "per_lang": {lang: {f"mrc@{k}": float(np.mean([o for o, _ in v])),
-                            "top1_agreement": float(np.mean([t for _, t in v]))}
-                     for lang, v in sorted(per_lang.items())},
+        "per_lang": {
+            lang: {
+                f"mrc@{k}": float(np.mean([o for o, _ in v])),
+                "top1_agreement": float(np.mean([t for _, t in v])),
+            }
+            for lang, v in sorted(per_lang.items())
+        },
     }

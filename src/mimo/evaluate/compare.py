@@ -52,8 +52,10 @@ def table(results: Sequence[dict[str, Any]], columns: Sequence[Column] | None = 
         key = (lambda x: -abs(x)) if mode == "abs" else (lambda x: x)
         best = max(key(v) for v, _ in col)
         best_idx.append({i for v, i in col if math.isclose(key(v), best, abs_tol=1e-12)})
-    rows = [{"model": r["model"], "values": vals[i], "best": [i in b for b in best_idx]}
-            for i, r in enumerate(results)]
+    rows = [
+        {"model": r["model"], "values": vals[i], "best": [i in b for b in best_idx]}
+        for i, r in enumerate(results)
+    ]
     return {"columns": [c[0] for c in cols], "rows": rows}
 
 
@@ -79,14 +81,17 @@ def to_rich(tab: dict[str, Any], title: str = "") -> Any:
     for c in tab["columns"]:
         t.add_column(c, justify="right")
     for row in tab["rows"]:
-        cells = [f"[bold green]{_fmt(v)}[/]" if b else _fmt(v)
-                 for v, b in zip(row["values"], row["best"], strict=True)]
+        cells = [
+            f"[bold green]{_fmt(v)}[/]" if b else _fmt(v)
+            for v, b in zip(row["values"], row["best"], strict=True)
+        ]
         t.add_row(row["model"], *cells)
     return t
 
 
-def per_lang_table(results: Sequence[dict[str, Any]], view: str = "pooled", metric: str = "nDCG@10"
-                   ) -> dict[str, Any]:
+def per_lang_table(
+    results: Sequence[dict[str, Any]], view: str = "pooled", metric: str = "nDCG@10"
+) -> dict[str, Any]:
     """Rows = models, columns = query languages, for one view and metric."""
     langs = sorted({lang for r in results for lang in r["views"].get(view, {}).get("per_lang", {})})
     cols = [(lang, ("views", view, "per_lang", lang, metric), "max") for lang in langs]

@@ -76,8 +76,9 @@ class EncodeStats:
 class EncodeCache:
     """Vectors and token counts for one (model, prompt, max length, normalisation) key."""
 
-    def __init__(self, fingerprint: str, prompt: str, max_len: int | None, normalize: bool,
-                 root: Path | None = None) -> None:
+    def __init__(
+        self, fingerprint: str, prompt: str, max_len: int | None, normalize: bool, root: Path | None = None
+    ) -> None:
         key = json.dumps([fingerprint, prompt, max_len, normalize])
         self.dir = (root or cache_root()) / hashlib.sha256(key.encode()).hexdigest()[:24]
         self.vecs: dict[str, np.ndarray] = {}
@@ -140,8 +141,11 @@ def encode_texts(
     full = [prompt + t for t in texts]
     hashes = [text_hash(t) for t in full]
     max_len = max_length(encoder)
-    cache = EncodeCache(fingerprint or model_fingerprint(encoder), prompt, max_len, normalize) \
-        if use_cache else None
+    cache = (
+        EncodeCache(fingerprint or model_fingerprint(encoder), prompt, max_len, normalize)
+        if use_cache
+        else None
+    )
     have: dict[str, np.ndarray] = dict(cache.vecs) if cache else {}
     ntok: dict[str, int] = dict(cache.ntok) if cache else {}
     missing: list[int] = []
@@ -157,8 +161,13 @@ def encode_texts(
         idx = missing[s : s + chunk]
         batch = [full[i] for i in idx]
         vecs = np.asarray(
-            encoder.encode(batch, batch_size=batch_size, normalize_embeddings=normalize,
-                           convert_to_numpy=True, show_progress_bar=False),
+            encoder.encode(
+                batch,
+                batch_size=batch_size,
+                normalize_embeddings=normalize,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ),
             dtype=np.float32,
         )
         lens = token_lengths(encoder, batch)

@@ -53,8 +53,11 @@ def per_query(
     Returns ``{query id: {metric name: value}}``; queries missing from the run get 0.
     """
     metrics = list(metrics)
-    judged = {q: {d: int(s) for d, s in docs.items()} for q, docs in qrels.items()
-              if any(s > 0 for s in docs.values())}
+    judged = {
+        q: {d: int(s) for d, s in docs.items()}
+        for q, docs in qrels.items()
+        if any(s > 0 for s in docs.values())
+    }
     out: dict[str, dict[str, float]] = {q: dict.fromkeys(metrics, 0.0) for q in judged}
     by_cut: dict[int | None, list[str]] = {}
     for m in metrics:
@@ -72,8 +75,11 @@ def per_query(
     return out
 
 
-def mean_of(pq: Mapping[str, Mapping[str, float]], qids: Iterable[str] | None = None,
-            metrics: Iterable[str] = DEFAULT_METRICS) -> dict[str, float]:
+def mean_of(
+    pq: Mapping[str, Mapping[str, float]],
+    qids: Iterable[str] | None = None,
+    metrics: Iterable[str] = DEFAULT_METRICS,
+) -> dict[str, float]:
     """Average per-query values over ``qids`` (default: all); adds ``n`` (queries averaged)."""
     ids = [q for q in (pq if qids is None else qids) if q in pq]
     res = {m: float(np.mean([pq[q][m] for q in ids])) if ids else float("nan") for m in metrics}

@@ -50,7 +50,10 @@ def monolingual_run(bench: Benchmark, rk: Rankings) -> dict[str, dict[str, float
 
 
 def score_views(
-    bench: Benchmark, rk: Rankings, views: Sequence[str] = VIEWS, metrics: Sequence[str] = DEFAULT_METRICS,
+    bench: Benchmark,
+    rk: Rankings,
+    views: Sequence[str] = VIEWS,
+    metrics: Sequence[str] = DEFAULT_METRICS,
     pairs: bool = True,
 ) -> dict[str, Any]:
     """Metrics per view (``overall``, ``per_lang``, ``n_no_rel``) and, optionally, the pair matrix."""
@@ -82,18 +85,33 @@ def score_views(
                 pq.update(pair_pq.get((a, a), {}))
             per_lang = {a: mean_of(pq, [q for q in pq if ql[q] == a], metrics) for a in langs}
             per_lang = {a: v for a, v in per_lang.items() if v["n"]}
-            overall = {m: float(np.mean([v[m] for v in per_lang.values()])) if per_lang else float("nan")
-                       for m in metrics}
+            overall = {
+                m: float(np.mean([v[m] for v in per_lang.values()])) if per_lang else float("nan")
+                for m in metrics
+            }
             overall["n"] = len(pq)
-            out["views"][view] = {"overall": overall, "per_lang": per_lang,
-                                  "n_no_rel": len(bench.queries) - len(pq), "per_query": pq}
+            out["views"][view] = {
+                "overall": overall,
+                "per_lang": per_lang,
+                "n_no_rel": len(bench.queries) - len(pq),
+                "per_query": pq,
+            }
             continue
         overall = mean_of(pq, metrics=metrics)
-        out["views"][view] = {"overall": overall, "per_lang": _by_lang(bench, pq, metrics),
-                              "n_no_rel": sum(1 for q in bench.queries if q not in pq),
-                              "per_query": pq}
+        out["views"][view] = {
+            "overall": overall,
+            "per_lang": _by_lang(bench, pq, metrics),
+            "n_no_rel": sum(1 for q in bench.queries if q not in pq),
+            "per_query": pq,
+        }
         del judged
     if pairs:
-        out["pairs"] = {a: {b: mean_of(pair_pq[(a, b)], metrics=metrics) for b in sorted(rk.by_doc_lang)
-                            if pair_pq.get((a, b))} for a in langs}
+        out["pairs"] = {
+            a: {
+                b: mean_of(pair_pq[(a, b)], metrics=metrics)
+                for b in sorted(rk.by_doc_lang)
+                if pair_pq.get((a, b))
+            }
+            for a in langs
+        }
     return out

@@ -1,0 +1,145 @@
+"""Figures (matplotlib, Agg backend), each saved as PNG and SVG with atomic writes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mimo.paths import atomic_write_bytes  # noqa: E402
+
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in s.replace("/", "__"))
+
+
+def save(fig: Any, stem: str | Path) -> list[Path]:
+    """Write ``stem.png`` and ``stem.svg``; returns both paths."""
+    out = []
+    for ext in ("png", "svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=120, bbox_inches="tight")
+        path = Path(f"{stem}.{ext}")
+        atomic_write_bytes(path, buf.getvalue())
+        out.append(path)
+    plt.close(fig)
+    return out
+
+
+def alignment_uniformity_plane(points: Sequence[tuple[str, float, float]], stem: str | Path) -> list[Path]:
+    """One labelled point per (model/stage/lambda): x = alignment, y = uniformity (both lower = better)."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for label, al, un in points:
+        ax.scatter(al, un, s=40)
+        ax.annotate(label, (al, un), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xlabel("alignment  (mean ||f(x_en) - f(x_xx)||², lower = better)")
+    ax.set_ylabel("uniformity  (log E exp(-2||f(a)-f(b)||²), lower = better)")
+    ax.set_title("Alignment vs uniformity")
+    ax.grid(alpha=0.3)
+    return save(fig, stem)
+
+
+def per_lang_bars(
+    results: Sequence[dict[str, Any]], stem: str | Path, view: str = "pooled", metric: str = "nDCG@10"
+) -> list[Path]:
+    """Grouped bars: query language on x, one bar per model."""
+    langs = sorted({lang for r in results for lang in r["views"].get(view, {}).get("per_lang", {})})
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(langs) * max(1, len(results)) + 2), 4))
+    w = 0.8 / max(1, len(results))
+    x = np.arange(len(langs))
+    for i, r in enumerate(results):
+        pl = r["views"].get(view, {}).get("per_lang", {})
+        ax.bar(
+            x + i * w - 0.4 + w / 2,
+            [pl.get(lang, {}).get(metric, np.nan) for lang in langs],
+            w,
+            label=r["model"],
+        )
+    ax.set_xticks(x, langs)
+    ax.set_ylabel(metric)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{view}: {metric} per query language")
+    ax.legend(fontsize=7)
+    return save(fig, stem)
+
+
+def bias_heatmap(share: dict[str, dict[str, float]], stem: str | Path, title: str = "") -> list[Path]:
+    """Query language (rows) x document language (columns): mean share of the top-k."""
+    rows = sorted(share)
+    cols = sorted({c for v in share.values() for c in v})
+    m = np.array([[share[r].get(c, 0.0) for c in cols] for r in rows])
+    fig, ax = plt.subplots(figsize=(1 + 0.45 * len(cols), 1 + 0.4 * len(rows)))
+    im = ax.imshow(m, cmap="viridis", vmin=0, vmax=max(1e-9, float(m.max())))
+    ax.set_xticks(range(len(cols)), cols)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("document language")
+    ax.set_ylabel("query language")
+    if len(rows) * len(cols) <= 400:
+        for i in range(len(rows)):
+            for j in range(len(cols)):
+                ax.text(
+                    j,
+                    i,
+                    f"{m[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if m[i, j] < 0.6 * m.max() else "black",
+                )
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_title(title or "share of top-10 by language")
+    return save(fig, stem)
+
+
+def pca_scatter(
+    x: Sequence[float], y: Sequence[float], langs: Sequence[str], stem: str | Path, title: str = ""
+) -> list[Path]:
+    """2-D projection of a sample of embeddings, coloured by language."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    langs_a = np.asarray(langs)
+    cmap = plt.get_cmap("tab20")
+    for i, lang in enumerate(sorted(set(langs))):
+        m = langs_a == lang
+        ax.scatter(np.asarray(x)[m], np.asarray(y)[m], s=8, alpha=0.7, color=cmap(i % 20), label=lang)
+    ax.legend(fontsize=6, markerscale=2, ncol=2)
+    ax.set_title(title or "PCA of embeddings by language")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return save(fig, stem)
+
+
+def evaluation_figures(results: Sequence[dict[str, Any]], fig_dir: str | Path) -> list[Path]:
+    """Per-language nDCG bars per view and one bias heat-map per model."""
+    fig_dir = Path(fig_dir)
+    out = []
+    for view in results[0]["views"] if results else []:
+        out += per_lang_bars(results, fig_dir / f"ndcg10-per-lang-{view}", view)
+    for r in results:
+        if r.get("bias", {}).get("share"):
+            out += bias_heatmap(
+                r["bias"]["share"],
+                fig_dir / f"bias-{_slug(r['model'])}",
+                f"{r['model']}: share of top-{r['bias']['k']} (pooled)",
+            )
+    return out
+
+
+def analysis_figures(results: Sequence[dict[str, Any]], fig_dir: str | Path) -> list[Path]:
+    """The alignment-uniformity plane and one PCA scatter per model."""
+    fig_dir = Path(fig_dir)
+    out = alignment_uniformity_plane(
+        [(r["model"], r["alignment"], r["uniformity"]) for r in results], fig_dir / "alignment-uniformity"
+    )
+    for r in results:
+        p = r["pca"]
+        out += pca_scatter(
+            p["x"], p["y"], p["lang"], fig_dir / f"pca-{_slug(r['model'])}", f"{r['model']}: PCA by language"
+        )
+    return out
