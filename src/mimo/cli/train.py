@@ -2,8 +2,167 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from mimo.cli._common import console, friendly
+
+cache_app = typer.Typer(help="The teacher-embedding cache: build, stats, clear.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Attach this area's commands to the root app."""
+    app.command(name="train")(train_cmd)
+    app.add_typer(cache_app, name="teacher-cache")
+
+
+def _progress():
+    """A rich progress bar fed by mimo.train's StepInfo callback: loss, pairs/s, ETA."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    prog = Progress(
+        TextColumn("stage {task.fields[stage]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]:.1f} pairs/s"),
+        TextColumn("lambda {task.fields[lam]}"), TimeRemainingColumn(), console=console,
+    )
+    tasks: dict[int, int] = {}
+
+    def on_step(info) -> None:
+        if info.stage not in tasks:
+            tasks[info.stage] = prog.add_task(
+                "", total=info.total, stage=info.stage, loss=0.0, rate=0.0, lam="-"
+            )
+        lam = "-" if info.lam is None else f"{info.lam:.2f}"
+        prog.update(tasks[info.stage], completed=info.step, loss=info.loss, rate=info.pairs_per_s, lam=lam)
+
+    return prog, on_step
+
+
+@friendly
+def train_cmd(
+    config: Path = typer.Option(None, "--config", "-c", help="YAML config (TrainConfig fields)."),
+    stage: str = typer.Option(None, help="1, 2 or both."),
+    objective: str = typer.Option(None, help="mimo, kd, xlco, infonce, lakda or mse."),
+    teacher: str = typer.Option(None, help="Teacher model name/path, or 'self' (frozen initial student)."),
+    student: str = typer.Option(None, help="Student model name/path."),
+    projection_init: str = typer.Option(None, help="random or lstsq."),
+    lam: float = typer.Option(None, "--lambda", help="Weight of the contrastive term (stage 2)."),
+    lambda_schedule: str = typer.Option(None, help="constant, linear or adaptive."),
+    freeze_embeddings: bool = typer.Option(None, "--freeze-embeddings/--train-embeddings"),
+    student_layers: int = typer.Option(None, help="Keep only the first N transformer layers."),
+    max_steps: int = typer.Option(None, help="Cap on the steps of each stage."),
+    batch_size: int = typer.Option(None, help="Batch size (both stages)."),
+    mini_batch_size: int = typer.Option(None, help="GradCache mini-batch (stage 2)."),
+    lr: float = typer.Option(None, help="Learning rate (both stages)."),
+    max_length: int = typer.Option(None, help="Max tokens per text."),
+    seed: int = typer.Option(None),
+    out: Path = typer.Option(None, help="Output model dir."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
+) -> None:
+    """Train a multilingual student (Stage 1 distillation, Stage 2 MIMO or a baseline).
+
+    Multi-GPU / multi-node: the loop itself is single-process; see docs in mimo.train.loop.
+    """
+    from mimo.train import TrainConfig, train
+
+    cfg = TrainConfig.from_yaml(config) if config else TrainConfig()
+    flags = {
+        "stage": stage, "objective": objective, "teacher": teacher, "student": student,
+        "projection_init": projection_init, "lam": lam, "lambda_schedule": lambda_schedule,
+        "freeze_embeddings": freeze_embeddings, "student_layers": student_layers, "max_steps": max_steps,
+        "mini_batch_size": mini_batch_size, "max_length": max_length, "seed": seed,
+        "out": None if out is None else str(out),
+    }
+    for k, v in flags.items():
+        if v is not None:
+            setattr(cfg, k, v)
+    if batch_size is not None:
+        cfg.batch_size = cfg.stage2_batch_size = batch_size
+    if lr is not None:
+        cfg.lr = cfg.stage2_lr = lr
+    cfg.validate()
+    prog, on_step = _progress()
+    with prog:
+        result = train(cfg, progress=on_step, resume=resume)
+    console.print(f"[green]saved[/] {result.out}  steps {result.steps}  {result.seconds:.0f} s")
+    for k, v in result.final_losses.items():
+        console.print(f"  {k}: {v:.4f}")
+    for k, v in result.alignment.items():
+        console.print(f"  alignment {k}: {v:.4f}")
+    for k, v in result.mix.items():
+        console.print(f"  mix {k}: {v}")
+
+
+@cache_app.command("build")
+@friendly
+def cache_build(
+    teacher: str = typer.Option("sentence-transformers/all-MiniLM-L6-v2", help="Teacher model name/path."),
+    prompt: str = typer.Option("", help="Literal prompt prepended to every text."),
+    texts: Path = typer.Option(None, help="A UTF-8 file, one text a line (default: the English side of "
+                               "the parallel and retrieval-train datasets)."),
+    dtype: str = typer.Option("float16", help="float16 or float32."),
+    root: Path = typer.Option(None, help="Cache root (default $MIMO_HOME/teacher-cache)."),
+) -> None:
+    """Embed texts with the teacher once; later runs read them from the cache."""
+    from rich.progress import Progress
+
+    from mimo.teacher import TeacherCache, model_encode_fn
+    from mimo.train.loop import canonical_name, load_student_model
+
+    if texts is not None:
+        if not texts.is_file():
+            raise FileNotFoundError(f"texts file {texts} does not exist")
+        items = [line for line in texts.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        from mimo.train.data import load_parallel, load_retrieval
+
+        par = load_parallel(None, None, None, 0)
+        ret = load_retrieval(None, None, None)
+        items = list(dict.fromkeys(par.english + [t for v in ret.pairs.values() for t in v["en"]]))
+    if not items:
+        raise ValueError("no texts to embed")
+    holder: dict[str, object] = {}
+
+    def encode(batch: list[str]):
+        if "m" not in holder:
+            holder["m"] = load_student_model(teacher)
+        return model_encode_fn(holder["m"], prompt)(batch)
+
+    cache = TeacherCache(canonical_name(teacher), encode, prompt=prompt, dtype=dtype, root=root)
+    with Progress(console=console) as prog:
+        task = prog.add_task("embedding", total=None)
+        cache.get_or_compute(items, progress=lambda d, t: prog.update(task, completed=d, total=t))
+    console.print(f"{len(items)} texts cached in {cache.dir} ({len(cache)} entries)")
+
+
+@cache_app.command("stats")
+@friendly
+def cache_stats_cmd(root: Path = typer.Option(None, help="Cache root.")) -> None:
+    """List cached teachers: rows, shards, size."""
+    from rich.table import Table
+
+    from mimo.teacher import cache_stats
+
+    table = Table("namespace", "teacher", "prompt", "dim", "dtype", "rows", "shards", "MiB")
+    for s in cache_stats(root):
+        table.add_row(s.namespace, s.teacher_id, repr(s.prompt), str(s.dim), s.dtype, str(s.rows),
+                      str(s.shards), f"{s.bytes / 2**20:.1f}")
+    console.print(table)
+
+
+@cache_app.command("clear")
+@friendly
+def cache_clear_cmd(
+    teacher: str = typer.Option(None, help="Only this teacher's entries."),
+    root: Path = typer.Option(None, help="Cache root."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+) -> None:
+    """Delete cached teacher embeddings."""
+    from mimo.teacher import clear_cache
+    from mimo.train.loop import canonical_name
+
+    if not yes:
+        typer.confirm(f"delete cached embeddings{' of ' + teacher if teacher else ''}?", abort=True)
+    n = clear_cache(root, canonical_name(teacher) if teacher else None)
+    console.print(f"removed {n} cache namespace(s)")

@@ -88,8 +88,8 @@ def load_parallel(
         )
         if _keep(langs, lg)
     ]
-    if not rows:
-        raise InputError(f"parallel dataset is empty after keeping languages {langs}")
+    if not any(r[2] != "en" for r in rows):
+        raise InputError(f"parallel dataset has no non-English rows after keeping languages {langs}")
     # held out by a hash of the English text, so all language versions of a unit leave together
     def h(s: str) -> str:
         return hashlib.sha256(s.encode()).hexdigest()
@@ -117,8 +117,8 @@ def load_retrieval(path: str | None, langs: list[str] | None, max_rows: int | No
         if _keep(langs, lg):
             pairs.setdefault(pid, {})[lg] = (q, p)
     dropped = sum(1 for v in pairs.values() if "en" not in v)
-    pairs = {k: v for k, v in pairs.items() if "en" in v and len(v) >= 1}
-    if not pairs:
+    pairs = {k: v for k, v in pairs.items() if "en" in v}
+    if not any(len(v) > 1 for v in pairs.values()):
         raise InputError(
             f"retrieval-train dataset is empty after keeping languages {langs} and pairs with an 'en' row"
         )

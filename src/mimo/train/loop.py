@@ -78,6 +78,16 @@ def load_student_model(name: str):
     return load_model(name)
 
 
+def canonical_name(name: str) -> str:
+    """The registry's hub name for an alias (``minilm`` -> its hub id), so caches are shared."""
+    try:
+        from mimo.models import resolve
+    except ImportError:
+        return name
+    spec = resolve(name)
+    return spec.name if spec is not None else name
+
+
 def _fingerprint(model) -> str:
     h = hashlib.sha256()
     for name, t in model.state_dict().items():
@@ -142,7 +152,7 @@ class _Teacher:
             self._model = copy.deepcopy(student).eval()
             self.id = f"self:{config.student}:{_fingerprint(student)}"
         else:
-            self.id = config.teacher
+            self.id = canonical_name(config.teacher)
         self.caches: dict[str, TeacherCache] = {}
 
     def model(self):
@@ -356,7 +366,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
         result.mix["stage1"] = dict(sorted(mix.items()))
         needed = [par.english[i] for b in batches for i in b]
         labels = teacher.labels(needed, config.teacher_query_prompt)
-        if config.projection_init == "lstsq" and kd.projection is not None and not skip1:
+        if config.projection_init == "lstsq" and kd.projection is not None and ckpt is None:
             texts = list(dict.fromkeys(par.english))[: config.lstsq_texts]
             t_emb = np.stack(list(teacher.labels(texts, config.teacher_query_prompt).values()))
             kw = {"prompt_name": qp} if qp in model.prompts else {}
