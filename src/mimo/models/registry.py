@@ -29,8 +29,8 @@ class ModelSpec:
     @property
     def source(self) -> str:
         if len(self.packages) > 2:
-            first, last = self.packages[0][0], self.packages[-1][0]
-            return f"PyPI {first} … {last}=={self.packages[0][1]} ({len(self.packages)} wheels)"
+            stem = self.packages[0][0][:-1]
+            return f"PyPI {stem}{{1..{len(self.packages)}}}=={self.packages[0][1]}"
         return "PyPI " + " + ".join(f"{n}=={v}" for n, v in self.packages)
 
     @property
