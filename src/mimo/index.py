@@ -430,7 +430,9 @@ class SearchIndex:
             _write_generation(tmp, self.index, self.docs)
         self.manifest.update(generation=gen, count=len(self.docs), updated=_now())
         atomic_write_json(self.path / "manifest.json", self.manifest)  # the commit point
-        shutil.rmtree(self.path / old, ignore_errors=True)
+        for stale in self.path.iterdir():  # the old generation, and leftovers of killed writers
+            if stale.is_dir() and stale.name != gen and (stale.name.startswith(".g") or stale.name[0] == "g"):
+                shutil.rmtree(stale, ignore_errors=True)
         self._set(self.manifest, self.index, self.docs)
 
 
