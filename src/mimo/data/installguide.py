@@ -2,8 +2,9 @@
 
 Each language directory (``usr/share/doc/installation-guide-amd64/<lang>/*.html``) is the same
 DocBook source rendered after translation with po4a, so every page has the same element tree.
-Blocks (section titles ``h1``-``h5`` and paragraphs ``p``) are keyed by their structural path in
-the page; a translated page whose block paths differ from the English page is skipped whole.
+Blocks (section titles ``h1``-``h5`` and non-empty paragraphs ``p``) are keyed by their structural
+path in the page; a translated page whose block paths differ from the English page is skipped whole
+(blocks appended after the last English block, i.e. translator credits, are tolerated).
 The generated anchors (``idm186``) differ between languages, so they are never used as keys.
 """
 
@@ -33,6 +34,7 @@ _HEADINGS = {"h1", "h2", "h3", "h4", "h5"}
 _SKIP_TAGS = {"head", "pre", "script", "style", "sup"}
 _SKIP_CLASSES = {"navheader", "navfooter", "toc", "list-of-tables", "list-of-figures", "screen"}
 _WS = re.compile(r"\s+")
+_SPACE_STOP = re.compile(r"\s+([.,])(?=\s|$)")
 _NUMBER = re.compile(r"^(?:[A-Z]|\d+)(?:\.\d+)*\.\s+")  # "2.1.3. " / "B.4. " section labels
 
 
@@ -72,7 +74,8 @@ class _TreeBuilder(HTMLParser):
 
 
 def clean(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    """Collapse whitespace; drop the space DocBook leaves before "." / "," after inline markup."""
+    return _SPACE_STOP.sub(r"\1", _WS.sub(" ", text).strip())
 
 
 def page_blocks(path: Path) -> tuple[list[str], dict[str, tuple[str, str]]]:
@@ -92,12 +95,14 @@ def page_blocks(path: Path) -> tuple[list[str], dict[str, tuple[str, str]]]:
                 continue
             if _SKIP_CLASSES & set(child.attrs.get("class", "").split()):
                 continue
+            text = clean(child.text()) if child.tag in _HEADINGS or child.tag == "p" else ""
+            if child.tag == "p" and not text:
+                continue  # po4a keeps or drops empty paragraphs freely: they are not structure
             idx = counts.get(child.tag, 0)
             counts[child.tag] = idx + 1
             here = f"{prefix}{child.tag}[{idx}]"
             if child.tag in _HEADINGS or child.tag == "p":
                 order.append(here)
-                text = clean(child.text())
                 kind = "paragraph"
                 if child.tag != "p":
                     text = _NUMBER.sub("", text)
@@ -145,7 +150,8 @@ def iter_units_from(
             tr_page = ldir / en_page.name
             if tr_page.exists():
                 tr_order, tr_units = page_blocks(tr_page)
-                if tr_order == order:
+                # same block paths (translator credits appended at the end are tolerated)
+                if tr_order[: len(order)] == order:
                     per_lang[iso] = tr_units
         page_id = en_page.stem
         for key in order:
