@@ -125,13 +125,15 @@ def serve(
                                                 help="Require this X-API-Key header.")] = None,
     max_batch: Annotated[int, typer.Option(help="Most queries encoded together.")] = 64,
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 5.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve an index over HTTP: POST /search, POST /embed, GET /health, GET /stats, /docs."""
     from mimo.serve import serve as _serve
 
     if host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
         console.print("[yellow]warning:[/] binding beyond localhost without --api-key")
-    _serve(index_dir, host=host, port=port, api_key=api_key, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    _serve(index_dir, host=host, port=port, api_key=api_key, max_batch=max_batch, max_wait_ms=max_wait_ms,
+           log_level=log_level)
 
 
 @friendly
