@@ -45,6 +45,11 @@ def _first_transformer(st: Any) -> Any:
     return first
 
 
+def _dim(st: Any) -> int:
+    fn = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+    return int(fn() or 0)
+
+
 def is_onnx_export(path: str | Path) -> bool:
     f = Path(path) / EXPORT_FILE
     return f.is_file() and json.loads(f.read_text()).get("format") == "onnx"
@@ -88,7 +93,7 @@ def export_onnx(model: str, out: str | Path, opset: int = 17) -> Path:
         atomic_write_json(tmp / EXPORT_FILE, {
             "format": "onnx", "source": str(model), "prompts": dict(st.prompts or {}),
             "max_seq_length": int(st.max_seq_length or 512),
-            "dim": int(st.get_sentence_embedding_dimension() or 0),
+            "dim": int(_dim(st)),
             "normalized": any(type(m).__name__ == "Normalize" for m in st), "opset": opset,
             "seconds": round(time.perf_counter() - t0, 2),
         })
@@ -164,7 +169,7 @@ def export_static(model: str, out: str | Path, pca_dims: int | None = 256,
 
     st = _load_st(model)
     tr = _first_transformer(st)
-    dim = int(st.get_sentence_embedding_dimension() or 0)
+    dim = int(_dim(st))
     if pca_dims is not None and dim:
         pca_dims = min(pca_dims, dim)
     t0 = time.perf_counter()

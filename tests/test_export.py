@@ -1,0 +1,76 @@
+"""mimo.export: ONNX matches torch, static export is a loadable (and faster) sentence-transformer."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_index import WORDS, build_tiny_model
+
+from mimo.errors import MimoError
+from mimo.export import EXPORT_FILE, export_model, is_onnx_export, load_exported
+
+TEXTS = [" ".join(ws[: 3 + i]) for i, ws in enumerate(WORDS.values())] + ["x", "Berlin 東京 Москва"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("exp"))
+
+
+def _torch(tiny: Path):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(tiny), device="cpu")
+
+
+def test_onnx_matches_torch_and_indexes(tiny: Path, tmp_path: Path) -> None:
+    out = export_model(str(tiny), "onnx", tmp_path / "onnx")
+    assert is_onnx_export(out) and (out / "onnx" / "model.onnx").is_file()
+    onnx = load_exported(out)
+    ref = _torch(tiny)
+    for prompt in ("query", "passage"):
+        a = ref.encode(TEXTS * 3, prompt_name=prompt, normalize_embeddings=True)
+        b = onnx.encode(TEXTS * 3, prompt_name=prompt, batch_size=4)  # padded batches of mixed lengths
+        assert (a * b).sum(1).min() > 0.99
+    assert onnx.encode("one", prompt_name="query").shape == (32,)
+    # an index built with the ONNX encoder finds the same passages as the torch one
+    from mimo.index import Doc, build_index
+
+    docs = [Doc(str(i), t) for i, t in enumerate(TEXTS)]
+    hits_onnx = build_index(str(out), docs, tmp_path / "ix1").search(TEXTS[:3], k=3)
+    hits_torch = build_index(str(tiny), docs, tmp_path / "ix2", encoder=ref).search(TEXTS[:3], k=3)
+    assert [[h.id for h in x] for x in hits_onnx] == [[h.id for h in x] for x in hits_torch]
+
+
+def test_static_export_loads_encodes_and_is_faster(tiny: Path, tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    out = export_model(str(tiny), "static", tmp_path / "static", pca_dims=16)
+    assert (out / EXPORT_FILE).is_file() and not is_onnx_export(out)
+    static = SentenceTransformer(str(out), device="cpu")  # plain ST loads it; prompts kept
+    assert static.prompts["query"] == "query: "
+    emb = static.encode(TEXTS, prompt_name="query")
+    assert emb.shape == (len(TEXTS), 16)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    assert np.linalg.matrix_rank(emb) > 1  # not a constant vector
+    ref = _torch(tiny)
+    many = [f"{t} {i}" for i in range(200) for t in TEXTS]
+
+    def best(model) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            model.encode(many, batch_size=64)
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    assert best(static) < best(ref)
+
+
+def test_export_errors(tiny: Path, tmp_path: Path) -> None:
+    with pytest.raises(MimoError, match="unknown export format 'gguf'"):
+        export_model(str(tiny), "gguf", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
