@@ -48,6 +48,7 @@ class DemoConfig:
     max_rows: int | None = None  # cap training rows (tiny CI runs)
     analysis_pairs_per_lang: int = 60
     bench_groups: int | None = None  # evaluate on a seeded sample of query groups (tiny CI runs)
+    bench_docs: int | None = None  # ... and at most this many documents
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> DemoConfig:
@@ -79,7 +80,8 @@ def _trained(out: Path, tc) -> bool:
     return f.is_file() and f.read_text() == tc.to_yaml()
 
 
-def _train(tc, say: Say, label: str) -> dict[str, Any]:
+def train_or_reuse(tc, say: Say = print, label: str = "train") -> dict[str, Any]:
+    """Train ``tc`` unless ``tc.out`` already holds a finished run of the same config; return its summary."""
     from mimo.train import train
 
     out = Path(tc.out)
@@ -103,10 +105,10 @@ def _step_printer(say: Say, label: str):
 
 def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[str, Any]:
     """Run the whole demo; returns the summary that is also written to ``<out>/demo.json``."""
-    from mimo.analyze import analyze_models, pairs_from_benchmark
+    from mimo.analyze import analyze_models
     from mimo.data.build import benchmark_dir, build_all
     from mimo.evaluate import evaluate_models, load_benchmark
-    from mimo.evaluate.bench import subsample
+    from mimo.evaluate.subsets import subsample, translation_pairs
     from mimo.models import fetch as fetch_model
     from mimo.plots import analysis_figures
     from mimo.report import build_report
@@ -134,13 +136,13 @@ def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[s
     t = time.perf_counter()
     say(f"[bold]3/5 training[/]: Stage 1 ({cfg.stage1_steps} steps x {cfg.stage1_batch_size} pairs)")
     stage1 = out / "stage1"
-    summaries = {"stage1 (kd)": _train(_train_config(cfg, stage1, stage="1", objective="kd"), say, "stage1")}
+    summaries = {"stage1 (kd)": train_or_reuse(_train_config(cfg, stage1, stage="1", objective="kd"), say, "stage1")}
     trained = {"stage1 (kd)": stage1}
     for label, (objective, lam) in cfg.stage2.items():
         say(f"  Stage 2 '{label}': objective={objective} λ={lam}, {cfg.stage2_steps} steps")
         tc = _train_config(cfg, out / label, stage="2", objective=objective, lam=float(lam),
                            student=str(stage1), init_projection=str(stage1 / "projection.safetensors"))
-        summaries[label] = _train(tc, say, label)
+        summaries[label] = train_or_reuse(tc, say, label)
         trained[label] = out / label
     lap("train", t)
 
@@ -148,11 +150,11 @@ def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[s
     say(f"[bold]4/5 evaluation[/] on {cfg.bench}")
     bench = benchmark_dir(cfg.bench) if not Path(cfg.bench).exists() else Path(cfg.bench)
     if cfg.bench_groups:
-        bench = subsample(load_benchmark(bench), cfg.bench_groups, seed=cfg.seed)
+        bench = subsample(load_benchmark(bench), cfg.bench_groups, max_docs=cfg.bench_docs, seed=cfg.seed)
     models = [cfg.student, *[str(p) for p in trained.values()]]
     labels = ["untrained student", *trained]
     ev = evaluate_models(models, bench, out, labels=labels, progress=progress)
-    pairs = pairs_from_benchmark(bench, cfg.analysis_pairs_per_lang, seed=cfg.seed)
+    pairs = translation_pairs(bench, cfg.analysis_pairs_per_lang, seed=cfg.seed)
     an = analyze_models(models, pairs, out, labels=labels)
     figs = analysis_figures(an["results"], out / "figures")
     lap("evaluate", t)
