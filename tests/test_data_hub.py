@@ -31,6 +31,13 @@ def test_parallel_sentences_schema_and_known_pair(cache):
     assert len(set(ds["unit_id"])) == len(ds) and set(ds["lang"]) == {"ja"}
 
 
+def test_parallel_sentences_subset_by_locale(cache):
+    # no "en-pt" subset: the one whose locale maps to pt ("en-pt-br") is used
+    ds = hub.load_parallel_sentences(PARALLEL, "pt", cache_dir=cache)
+    assert ds[1]["translation"] == "Ativando teclas de repercussão" and set(ds["lang"]) == {"pt"}
+    assert ds[1]["unit_id"] == "hub:parallel-sentences-gnome:en-pt-br:train:1"
+
+
 def test_parallel_sentences_limit_streaming_and_single_file(cache):
     full = hub.load_parallel_sentences(PARALLEL, "de", cache_dir=cache)
     assert full[0]["translation"] == "Schnell wiederholtes Drücken derselben Tasten ignorieren."

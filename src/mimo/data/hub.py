@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mimo.errors import InputError, MimoError
-from mimo.langs import LANG_NAMES, check_lang
+from mimo.langs import LANG_NAMES, check_lang, normalize_lang
 
 if TYPE_CHECKING:
     import datasets
@@ -68,8 +68,7 @@ def load_rows(
             cache_dir=str(cache_dir) if cache_dir else None,
         )
     except ConnectionError as e:
-        raise MimoError(f"cannot reach the Hugging Face hub for {name_or_path!r} ({e}); "
-                        "pass a local copy (dataset dir or parquet/jsonl file) instead") from None
+        raise _unreachable(name_or_path, e) from None
     except (ValueError, FileNotFoundError) as e:  # unknown config, no data files, not found
         raise InputError(f"{name_or_path}: {e}") from None
     files = (builder.config.data_files or {}).get(split) if builder.config.data_files else None
@@ -88,12 +87,36 @@ def load_rows(
     return ds, where
 
 
+def _unreachable(name_or_path: str | Path, e: Exception) -> MimoError:
+    return MimoError(f"cannot reach the Hugging Face hub for {str(name_or_path)!r} ({e}); "
+                     "pass a local copy (dataset dir or parquet/jsonl file) instead")
+
+
 def _require(ds: datasets.Dataset, column: str, where: str, aliases: tuple[str, ...] = ()) -> str:
     for cand in aliases or (column,):
         if cand in ds.column_names:
             return cand
     want = " or ".join(repr(a) for a in (aliases or (column,)))
     raise InputError(f"{where}: missing column {want} (found: {', '.join(ds.column_names) or 'none'})")
+
+
+def _parallel_subset(name_or_path: str | Path, lang: str, revision: str | None) -> str:
+    """``en-<lang>``, or the one subset whose locale maps to ``lang`` (``en-zh-cn``, ``en-pt-br``)."""
+    import datasets
+
+    local = Path(str(name_or_path))
+    if local.is_file():
+        return f"en-{lang}"
+    try:
+        names = datasets.get_dataset_config_names(str(name_or_path), revision=revision)
+    except ConnectionError as e:
+        raise _unreachable(name_or_path, e) from None
+    except (OSError, ValueError):  # not found, no configs: load_rows reports it
+        return f"en-{lang}"
+    if f"en-{lang}" in names:
+        return f"en-{lang}"
+    matches = [n for n in names if n.startswith("en-") and normalize_lang(n[3:], strict=False) == lang]
+    return matches[0] if len(matches) == 1 else f"en-{lang}"
 
 
 def load_parallel_sentences(
@@ -108,11 +131,13 @@ def load_parallel_sentences(
 ) -> datasets.Dataset:
     """A ``sentence-transformers/parallel-sentences-*`` dataset as ``parallel`` rows.
 
-    ``subset`` defaults to ``en-<lang>`` (the hub's subset names); columns ``english`` and
+    ``subset`` defaults to ``en-<lang>`` (the hub's subset names), else the one subset whose locale
+    maps to ``lang`` (``en-zh-cn``; never ``en-zh-tw``); columns ``english`` and
     ``non_english`` become ``english`` / ``translation``. Empty rows are dropped.
     """
     lang = check_lang(lang, "load_parallel_sentences(lang=...)")
-    subset = subset or f"en-{lang}"
+    if subset is None:
+        subset = _parallel_subset(name_or_path, lang, load_kwargs.get("revision"))
     ds, where = load_rows(name_or_path, subset, split, limit=limit, **load_kwargs)
     en_col, tr_col = _require(ds, "english", where), _require(ds, "non_english", where)
     src = source or _source_name(name_or_path)
