@@ -73,11 +73,7 @@ class LangEncoder:
 
 
 def _pairs_file(tmp_path: Path) -> Path:
-    rows = [
-        {"english": f"w{i}", "translation": f"<{lang}> w{i}", "lang": lang}
-        for lang in ("de", "fr", "ja")
-        for i in range(30)
-    ]
+    rows = [{"english": f"w{i}", "translation": f"<{lang}> w{i}", "lang": lang} for lang in ("de", "fr", "ja") for i in range(30)]
     rows.append({"english": "x", "translation": "x", "lang": "en"})  # identity rows are skipped
     p = tmp_path / "par.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -85,9 +81,7 @@ def _pairs_file(tmp_path: Path) -> Path:
 
 
 def test_analyze_models_and_report(tmp_path):
-    res = analyze_models(
-        [LangEncoder()], _pairs_file(tmp_path), tmp_path / "run", labels=["lang-enc"], pca_per_lang=10
-    )
+    res = analyze_models([LangEncoder()], _pairs_file(tmp_path), tmp_path / "run", labels=["lang-enc"], pca_per_lang=10)
     r = res["results"][0]
     assert r["n_pairs"] == 90 and set(r["per_lang"]) == {"de", "fr", "ja"}
     # each translation: (3 e_lang + e_word) / sqrt(10) vs e_word -> ||.||^2 = 2 - 2/sqrt(10)
@@ -108,9 +102,7 @@ def test_analyze_models_and_report(tmp_path):
     assert (tmp_path / "run/evaluation/figures/bias-hash.png").is_file()
     paths = build_report([tmp_path / "run"])
     md = paths["markdown"].read_text()
-    assert (
-        "pooled nDCG@10" in md and "alignment" in md and "](analysis/figures/alignment-uniformity.png)" in md
-    )
+    assert "pooled nDCG@10" in md and "alignment" in md and "](analysis/figures/alignment-uniformity.png)" in md
     html = paths["html"].read_text()
     assert html.count("data:image/png;base64,") >= 3 and "<table>" in html
 
@@ -135,9 +127,7 @@ def test_cli_errors_are_one_line(tmp_path):
 
     (tmp_path / "notamodel").mkdir()
     runner = CliRunner()
-    r = runner.invoke(
-        app, ["evaluate", str(tmp_path / "notamodel"), "--bench", str(TINY), "--out", str(tmp_path / "o")]
-    )
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "notamodel"), "--bench", str(TINY), "--out", str(tmp_path / "o")])
     assert r.exit_code == 1 and "not a sentence-transformers model" in " ".join(r.output.split())
     assert not (tmp_path / "o").exists()
     r = runner.invoke(app, ["report", str(tmp_path)])

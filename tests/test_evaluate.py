@@ -36,7 +36,7 @@ class HashEncoder:
     def __init__(self, dim: int = 64) -> None:
         self.dim, self.calls = dim, 0
 
-    def tokenizer(self, texts, add_special_tokens=True, truncation=False):
+    def tokenizer(self, texts, add_special_tokens=True, truncation=False, verbose=True):
         return {"input_ids": [[0] * (len(t.split()) + 2) for t in texts]}
 
     def get_sentence_embedding_dimension(self) -> int:
@@ -305,3 +305,21 @@ def test_prompts_are_prepended_and_overridable():
     enc = Prompted()
     r = evaluate(enc, TINY, use_cache=False, query_prompt="", passage_prompt="doc: ")
     assert "insert table" in enc.seen and r["prompts"] == {"query": "", "passage": "doc: "}
+
+
+def test_mteb_pooled_task_agrees_with_our_metrics(tmp_path, monkeypatch):
+    mteb = pytest.importorskip("mteb")
+    from mimo.evaluate.mteb_task import pooled_task
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    task = pooled_task(TINY)
+    assert task.metadata.name == "MimoTinyPooled"
+    assert task.metadata.eval_langs == ["deu-Latn", "eng-Latn", "fra-Latn"]
+    model = mteb.get_model("mteb/baseline-random-encoder")  # deterministic, in mteb's registry, offline
+    res = mteb.evaluate(model, task, cache=None, prediction_folder=tmp_path, show_progress_bar=False)
+    scores = res.task_results[0].scores["test"][0]
+    preds = json.loads((tmp_path / "MimoTinyPooled_predictions.json").read_text())["default"]["test"]
+    ours = evaluate_run(load_benchmark(TINY).qrels, preds)
+    assert scores["ndcg_at_10"] == pytest.approx(ours["nDCG@10"], abs=1e-4)
+    assert scores["recall_at_100"] == pytest.approx(ours["Recall@100"], abs=1e-4)
+    assert scores["mrr_at_10"] == pytest.approx(ours["MRR@10"], abs=1e-4)

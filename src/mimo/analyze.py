@@ -48,19 +48,14 @@ def uniformity(x: np.ndarray, max_pairs: int = 200_000, seed: int = 0) -> float:
         i = rng.integers(0, n, max_pairs)
         j = (i + rng.integers(1, n, max_pairs)) % n  # j != i
     d2 = np.concatenate(
-        [
-            2.0 - 2.0 * np.einsum("ij,ij->i", x[i[s : s + 8192]], x[j[s : s + 8192]])
-            for s in range(0, len(i), 8192)
-        ]
+        [2.0 - 2.0 * np.einsum("ij,ij->i", x[i[s : s + 8192]], x[j[s : s + 8192]]) for s in range(0, len(i), 8192)]
     )  # unit vectors: ||a-b||^2 = 2 - 2 a.b
     d2 = np.maximum(d2, 0.0)
     m = np.max(-2 * d2)
     return float(m + np.log(np.mean(np.exp(-2 * d2 - m))))
 
 
-def language_probe(
-    x: np.ndarray, langs: Sequence[str], seed: int = 0, test_size: float = 0.3
-) -> dict[str, float]:
+def language_probe(x: np.ndarray, langs: Sequence[str], seed: int = 0, test_size: float = 0.3) -> dict[str, float]:
     """Held-out accuracy of a logistic-regression language identifier, with the majority baseline."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
@@ -89,9 +84,7 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- data
 
 
-def load_parallel_pairs(
-    name_or_path: str | Path, max_per_lang: int = 500, seed: int = 0
-) -> list[dict[str, str]]:
+def load_parallel_pairs(name_or_path: str | Path, max_per_lang: int = 500, seed: int = 0) -> list[dict[str, str]]:
     """Rows ``{english, translation, lang}`` (no English identity rows), at most ``max_per_lang`` per
     language, from ``parallel`` (mimo's dataset), a ``save_to_disk`` directory, or a .jsonl/.parquet."""
     p = Path(name_or_path).expanduser()
@@ -199,10 +192,7 @@ def analyze(
     all_lang = ["en"] * len(en_vec) + langs.tolist()
     rng = np.random.default_rng(seed)
     sample = np.concatenate(
-        [
-            rng.permutation(np.flatnonzero(np.asarray(all_lang) == lang))[:pca_per_lang]
-            for lang in sorted(set(all_lang))
-        ]
+        [rng.permutation(np.flatnonzero(np.asarray(all_lang) == lang))[:pca_per_lang] for lang in sorted(set(all_lang))]
     )
     xy = pca_2d(all_vec[sample])
     return {
@@ -234,9 +224,7 @@ def analyze_models(
     (results.json, results.md, figures) atomically. Returns ``{"results", "out_dir"}``."""
     if not models:
         raise InputError("no model given")
-    pairs = (
-        load_parallel_pairs(parallel, max_per_lang) if isinstance(parallel, str | Path) else list(parallel)
-    )
+    pairs = load_parallel_pairs(parallel, max_per_lang) if isinstance(parallel, str | Path) else list(parallel)
     results = [analyze(m, pairs, label=labels[i] if labels else None, **kwargs) for i, m in enumerate(models)]
     written = write_analysis(results, out_dir) if out_dir is not None else None
     return {"results": results, "out_dir": written}
@@ -250,8 +238,7 @@ def to_markdown(results: Sequence[dict[str, Any]]) -> str:
     for r in results:
         p = r["probe"]
         lines.append(
-            f"| {r['model']} | {r['alignment']:.4f} | {r['uniformity']:.4f} | "
-            f"{p['accuracy']:.4f} | {p['majority']:.4f} |"
+            f"| {r['model']} | {r['alignment']:.4f} | {r['uniformity']:.4f} | {p['accuracy']:.4f} | {p['majority']:.4f} |"
         )
     langs = sorted({lang for r in results for lang in r["per_lang"]})
     lines += [
@@ -264,9 +251,7 @@ def to_markdown(results: Sequence[dict[str, Any]]) -> str:
     for r in results:
         lines.append(
             f"| {r['model']} | "
-            + " | ".join(
-                f"{r['per_lang'][lang]['alignment']:.4f}" if lang in r["per_lang"] else "–" for lang in langs
-            )
+            + " | ".join(f"{r['per_lang'][lang]['alignment']:.4f}" if lang in r["per_lang"] else "–" for lang in langs)
             + " |"
         )
     return "\n".join(lines) + "\n"

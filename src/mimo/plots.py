@@ -98,9 +98,7 @@ def bias_heatmap(share: dict[str, dict[str, float]], stem: str | Path, title: st
     return save(fig, stem)
 
 
-def pca_scatter(
-    x: Sequence[float], y: Sequence[float], langs: Sequence[str], stem: str | Path, title: str = ""
-) -> list[Path]:
+def pca_scatter(x: Sequence[float], y: Sequence[float], langs: Sequence[str], stem: str | Path, title: str = "") -> list[Path]:
     """2-D projection of a sample of embeddings, coloured by language."""
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     langs_a = np.asarray(langs)
@@ -139,7 +137,5 @@ def analysis_figures(results: Sequence[dict[str, Any]], fig_dir: str | Path) -> 
     )
     for r in results:
         p = r["pca"]
-        out += pca_scatter(
-            p["x"], p["y"], p["lang"], fig_dir / f"pca-{_slug(r['model'])}", f"{r['model']}: PCA by language"
-        )
+        out += pca_scatter(p["x"], p["y"], p["lang"], fig_dir / f"pca-{_slug(r['model'])}", f"{r['model']}: PCA by language")
     return out

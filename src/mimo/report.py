@@ -27,10 +27,7 @@ def _section(run: Path, out_dir: Path) -> tuple[list[str], list[Path]]:
         md.append(text.replace("# Evaluation", "### Evaluation", 1).replace("\n## ", "\n#### "))
         results = json.loads((ev / "results.json").read_text(encoding="utf-8"))
         md.append("\n#### Model inputs and timing\n")
-        md.append(
-            "| model | dim | max len | query prompt | passage prompt | truncated docs | "
-            "encode s (q / docs) | search s |"
-        )
+        md.append("| model | dim | max len | query prompt | passage prompt | truncated docs | encode s (q / docs) | search s |")
         md.append("|---|---:|---:|---|---|---:|---:|---:|")
         for r in results:
             e = r["encode"]
@@ -46,9 +43,7 @@ def _section(run: Path, out_dir: Path) -> tuple[list[str], list[Path]]:
         md.append((an / "results.md").read_text(encoding="utf-8").replace("# Analysis", "### Analysis", 1))
         figs += sorted((an / "figures").glob("*.png"))
     if len(md) == 1:
-        raise InputError(
-            f"{run}: no evaluation/ or analysis/ results (run `mimo evaluate` or `mimo analyze`)"
-        )
+        raise InputError(f"{run}: no evaluation/ or analysis/ results (run `mimo evaluate` or `mimo analyze`)")
     for f in figs:
         md.append(f"![{f.stem}]({os.path.relpath(f, out_dir)})\n")
     return md, figs

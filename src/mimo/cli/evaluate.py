@@ -15,12 +15,8 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     @friendly
     def evaluate_cmd(
-        models: list[str] = typer.Argument(
-            ..., help="Model names (e5-small, minilm, use, ...) or directories."
-        ),
-        bench: str = typer.Option(
-            ..., "--bench", "-b", help="mlir-dev / mlir-test, a BEIR directory, or an HF dataset name."
-        ),
+        models: list[str] = typer.Argument(..., help="Model names (e5-small, minilm, use, ...) or directories."),
+        bench: str = typer.Option(..., "--bench", "-b", help="mlir-dev / mlir-test, a BEIR directory, or an HF dataset name."),
         out: Path = typer.Option(None, "--out", "-o", help="Run directory (default ./mimo-runs/<bench>)."),
         views: list[str] = typer.Option(
             ["pooled", "cross-lingual", "multi-monolingual"], "--view", help="Views to score (repeatable)."
@@ -98,12 +94,8 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     @friendly
     def report_cmd(
-        run_dirs: list[Path] = typer.Argument(
-            ..., help="Run directories (with evaluation/ and/or analysis/)."
-        ),
-        out: Path = typer.Option(
-            None, "--out", "-o", help="Where to write report.md/.html (default: first run)."
-        ),
+        run_dirs: list[Path] = typer.Argument(..., help="Run directories (with evaluation/ and/or analysis/)."),
+        out: Path = typer.Option(None, "--out", "-o", help="Where to write report.md/.html (default: first run)."),
     ) -> None:
         """One Markdown + self-contained HTML report from evaluation and analysis runs."""
         from mimo.report import build_report

@@ -52,9 +52,7 @@ def resolve_encoder(model: Any) -> Any:
     p = Path(model).expanduser()
     if p.exists():
         if not p.is_dir() or not any((p / f).is_file() for f in ("modules.json", "config.json")):
-            raise InputError(
-                f"{p}: not a sentence-transformers model directory (no modules.json or config.json)"
-            )
+            raise InputError(f"{p}: not a sentence-transformers model directory (no modules.json or config.json)")
     try:
         from mimo.models import load_encoder
     except ImportError:  # pragma: no cover - models area not installed yet: plain sentence-transformers
@@ -79,9 +77,7 @@ def resolve_prompts(encoder: Any, query_prompt: str | None, passage_prompt: str 
     prompts = getattr(encoder, "prompts", None) or {}
     return {
         "query": query_prompt if query_prompt is not None else prompts.get("query", ""),
-        "passage": passage_prompt
-        if passage_prompt is not None
-        else prompts.get("passage", prompts.get("document", "")),
+        "passage": passage_prompt if passage_prompt is not None else prompts.get("passage", prompts.get("document", "")),
     }
 
 
@@ -240,10 +236,6 @@ def evaluate_models(
         raise InputError(f"{len(labels)} labels for {len(models)} models")
     results = []
     for i, m in enumerate(models):
-        results.append(
-            evaluate(
-                m, b, views, k, progress=progress, label=labels[i] if labels else model_label(m, i), **kwargs
-            )
-        )
+        results.append(evaluate(m, b, views, k, progress=progress, label=labels[i] if labels else model_label(m, i), **kwargs))
     written = write_results(results, out_dir) if out_dir is not None else None
     return {"results": results, "table": table(results), "out_dir": written}

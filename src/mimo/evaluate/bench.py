@@ -66,9 +66,7 @@ class _Problems:
             raise InputError(f"{self.what}: {self.count} bad row(s):\n  " + "\n  ".join(self.rows) + more)
 
 
-def _records(
-    rows: list[tuple[str, dict[str, Any]]], kind: str, probs: _Problems
-) -> dict[str, dict[str, str]]:
+def _records(rows: list[tuple[str, dict[str, Any]]], kind: str, probs: _Problems) -> dict[str, dict[str, str]]:
     """Validate (location, row) pairs into an id -> record dict. ``kind`` is "corpus" or "queries"."""
     out: dict[str, dict[str, str]] = {}
     first_seen: dict[str, str] = {}
@@ -103,9 +101,7 @@ def _records(
     return out
 
 
-def _qrels(
-    rows: list[tuple[str, str, str, str]], corpus: dict, queries: dict, probs: _Problems
-) -> dict[str, dict[str, int]]:
+def _qrels(rows: list[tuple[str, str, str, str]], corpus: dict, queries: dict, probs: _Problems) -> dict[str, dict[str, int]]:
     """Rows are (location, query-id, corpus-id, score)."""
     qrels: dict[str, dict[str, int]] = {}
     for where, qid, did, score in rows:
@@ -184,9 +180,7 @@ def load_dir(path: str | Path, split: str = "test", name: str | None = None) -> 
 
 def _check_nonempty(where: Any, corpus: dict, queries: dict, qrels: dict) -> None:
     if not corpus or not queries or not qrels:
-        raise InputError(
-            f"{where}: empty benchmark (corpus={len(corpus)}, queries={len(queries)}, judged={len(qrels)})"
-        )
+        raise InputError(f"{where}: empty benchmark (corpus={len(corpus)}, queries={len(queries)}, judged={len(qrels)})")
 
 
 def load_hf(name: str, split: str = "test", **kwargs: Any) -> Benchmark:
@@ -214,10 +208,7 @@ def load_hf(name: str, split: str = "test", **kwargs: Any) -> Benchmark:
     probs = _Problems(f"benchmark {name}")
     corpus = _records([(f"corpus[{i}]", r) for i, r in enumerate(corpus_ds)], "corpus", probs)
     queries = _records([(f"queries[{i}]", r) for i, r in enumerate(queries_ds)], "queries", probs)
-    rows = [
-        (f"qrels[{i}]", str(r["query-id"]), str(r["corpus-id"]), str(r["score"]))
-        for i, r in enumerate(qrels_ds)
-    ]
+    rows = [(f"qrels[{i}]", str(r["query-id"]), str(r["corpus-id"]), str(r["score"])) for i, r in enumerate(qrels_ds)]
     qrels = _qrels(rows, corpus, queries, probs)
     probs.raise_if_any()
     _check_nonempty(name, corpus, queries, qrels)

@@ -63,11 +63,7 @@ def language_bias(bench: Benchmark, run: Mapping[str, Mapping[str, float]], k: i
         vals = [v for q, v in per_q.items() if bench.queries[q]["lang"] == a]
         if vals:
             by_lang[a] = float(np.mean(vals))
-    heat = {
-        a: {b: float(np.mean(v)) for b, v in row.items() if v}
-        for a, row in share.items()
-        if any(row.values())
-    }
+    heat = {a: {b: float(np.mean(v)) for b, v in row.items() if v} for a, row in share.items() if any(row.values())}
     return {
         "k": k,
         "overall": float(np.mean(list(per_q.values()))) if per_q else float("nan"),

@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+_SHORT = {"cross-lingual": "cross", "multi-monolingual": "mono"}
+
 #: (column label, path into a model's result, higher-is-better / "abs" = closest to 0)
 Column = tuple[str, tuple[str, ...], str]
 
@@ -21,7 +23,7 @@ def default_columns(results: Sequence[dict[str, Any]]) -> list[Column]:
     r0 = results[0]
     for view in r0.get("views", {}):
         for m in ("nDCG@10", "Recall@100", "MRR@10"):
-            cols.append((f"{view} {m}", ("views", view, "overall", m), "max"))
+            cols.append((f"{_SHORT.get(view, view)} {m}", ("views", view, "overall", m), "max"))
     if "bias" in r0:
         cols.append(("lang bias@10", ("bias", "overall"), "abs"))
     if "agreement" in r0:
@@ -52,10 +54,7 @@ def table(results: Sequence[dict[str, Any]], columns: Sequence[Column] | None = 
         key = (lambda x: -abs(x)) if mode == "abs" else (lambda x: x)
         best = max(key(v) for v, _ in col)
         best_idx.append({i for v, i in col if math.isclose(key(v), best, abs_tol=1e-12)})
-    rows = [
-        {"model": r["model"], "values": vals[i], "best": [i in b for b in best_idx]}
-        for i, r in enumerate(results)
-    ]
+    rows = [{"model": r["model"], "values": vals[i], "best": [i in b for b in best_idx]} for i, r in enumerate(results)]
     return {"columns": [c[0] for c in cols], "rows": rows}
 
 
@@ -73,25 +72,31 @@ def to_markdown(tab: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_rich(tab: dict[str, Any], title: str = "") -> Any:
+def _compact_col(label: str) -> bool:
+    """Terminal subset: nDCG@10 of every view, everything of pooled, and the view-less columns."""
+    return "nDCG@10" in label or label.startswith("pooled") or label.split(" ")[0] not in ("cross", "mono")
+
+
+def to_rich(tab: dict[str, Any], title: str = "", digits: int = 3, compact: bool = True) -> Any:
+    """A rich Table (best per column in bold green); ``compact`` keeps the columns that fit 80 chars."""
+    from rich import box
     from rich.table import Table
 
-    t = Table(title=title or None)
-    t.add_column("model", style="cyan")
-    for c in tab["columns"]:
-        t.add_column(c, justify="right")
+    keep = [j for j, c in enumerate(tab["columns"]) if not compact or _compact_col(c)]
+    t = Table(title=title or None, box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("model", style="cyan", no_wrap=True)
+    for j in keep:
+        t.add_column(tab["columns"][j].replace(" ", "\n", 1).replace("Recall@", "R@"), justify="right", no_wrap=True)
     for row in tab["rows"]:
-        cells = [
-            f"[bold green]{_fmt(v)}[/]" if b else _fmt(v)
-            for v, b in zip(row["values"], row["best"], strict=True)
-        ]
+        cells = []
+        for j in keep:
+            v, b = row["values"][j], row["best"][j]
+            cells.append("–" if v is None else (f"[bold green]{v:.{digits}f}[/]" if b else f"{v:.{digits}f}"))
         t.add_row(row["model"], *cells)
     return t
 
 
-def per_lang_table(
-    results: Sequence[dict[str, Any]], view: str = "pooled", metric: str = "nDCG@10"
-) -> dict[str, Any]:
+def per_lang_table(results: Sequence[dict[str, Any]], view: str = "pooled", metric: str = "nDCG@10") -> dict[str, Any]:
     """Rows = models, columns = query languages, for one view and metric."""
     langs = sorted({lang for r in results for lang in r["views"].get(view, {}).get("per_lang", {})})
     cols = [(lang, ("views", view, "per_lang", lang, metric), "max") for lang in langs]

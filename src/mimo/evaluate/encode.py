@@ -55,7 +55,7 @@ def token_lengths(encoder: Any, texts: Sequence[str]) -> list[int] | None:
     if tok is None or not callable(tok):
         return None
     try:
-        enc = tok(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        enc = tok(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
     except Exception:  # noqa: BLE001 - a tokenizer we cannot drive: report no lengths
         return None
     return [len(x) for x in enc]
@@ -76,9 +76,7 @@ class EncodeStats:
 class EncodeCache:
     """Vectors and token counts for one (model, prompt, max length, normalisation) key."""
 
-    def __init__(
-        self, fingerprint: str, prompt: str, max_len: int | None, normalize: bool, root: Path | None = None
-    ) -> None:
+    def __init__(self, fingerprint: str, prompt: str, max_len: int | None, normalize: bool, root: Path | None = None) -> None:
         key = json.dumps([fingerprint, prompt, max_len, normalize])
         self.dir = (root or cache_root()) / hashlib.sha256(key.encode()).hexdigest()[:24]
         self.vecs: dict[str, np.ndarray] = {}
@@ -141,11 +139,7 @@ def encode_texts(
     full = [prompt + t for t in texts]
     hashes = [text_hash(t) for t in full]
     max_len = max_length(encoder)
-    cache = (
-        EncodeCache(fingerprint or model_fingerprint(encoder), prompt, max_len, normalize)
-        if use_cache
-        else None
-    )
+    cache = EncodeCache(fingerprint or model_fingerprint(encoder), prompt, max_len, normalize) if use_cache else None
     have: dict[str, np.ndarray] = dict(cache.vecs) if cache else {}
     ntok: dict[str, int] = dict(cache.ntok) if cache else {}
     missing: list[int] = []

@@ -45,19 +45,13 @@ def cut_run(run: Run, k: int) -> dict[str, dict[str, float]]:
     return {q: dict(trec_order(docs)[:k]) for q, docs in run.items()}
 
 
-def per_query(
-    qrels: Qrels, run: Run, metrics: Iterable[str] = DEFAULT_METRICS
-) -> dict[str, dict[str, float]]:
+def per_query(qrels: Qrels, run: Run, metrics: Iterable[str] = DEFAULT_METRICS) -> dict[str, dict[str, float]]:
     """Metric values for every query that has at least one relevant document.
 
     Returns ``{query id: {metric name: value}}``; queries missing from the run get 0.
     """
     metrics = list(metrics)
-    judged = {
-        q: {d: int(s) for d, s in docs.items()}
-        for q, docs in qrels.items()
-        if any(s > 0 for s in docs.values())
-    }
+    judged = {q: {d: int(s) for d, s in docs.items()} for q, docs in qrels.items() if any(s > 0 for s in docs.values())}
     out: dict[str, dict[str, float]] = {q: dict.fromkeys(metrics, 0.0) for q in judged}
     by_cut: dict[int | None, list[str]] = {}
     for m in metrics:

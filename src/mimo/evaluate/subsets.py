@@ -11,10 +11,7 @@ from mimo.evaluate.bench import Benchmark, load_benchmark
 
 
 def _keep(bench: Benchmark, name: str, queries: set[str], docs: set[str]) -> Benchmark:
-    qrels = {
-        q: {d: r for d, r in rel.items() if d in docs}
-        for q, rel in bench.qrels.items() if q in queries
-    }
+    qrels = {q: {d: r for d, r in rel.items() if d in docs} for q, rel in bench.qrels.items() if q in queries}
     qrels = {q: rel for q, rel in qrels.items() if rel}
     if not qrels:
         raise InputError(f"{bench.name}: the subset {name!r} keeps no judged query")

@@ -85,10 +85,7 @@ def score_views(
                 pq.update(pair_pq.get((a, a), {}))
             per_lang = {a: mean_of(pq, [q for q in pq if ql[q] == a], metrics) for a in langs}
             per_lang = {a: v for a, v in per_lang.items() if v["n"]}
-            overall = {
-                m: float(np.mean([v[m] for v in per_lang.values()])) if per_lang else float("nan")
-                for m in metrics
-            }
+            overall = {m: float(np.mean([v[m] for v in per_lang.values()])) if per_lang else float("nan") for m in metrics}
             overall["n"] = len(pq)
             out["views"][view] = {
                 "overall": overall,
@@ -107,11 +104,7 @@ def score_views(
         del judged
     if pairs:
         out["pairs"] = {
-            a: {
-                b: mean_of(pair_pq[(a, b)], metrics=metrics)
-                for b in sorted(rk.by_doc_lang)
-                if pair_pq.get((a, b))
-            }
+            a: {b: mean_of(pair_pq[(a, b)], metrics=metrics) for b in sorted(rk.by_doc_lang) if pair_pq.get((a, b))}
             for a in langs
         }
     return out
