@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mimo.errors import MimoError
+from mimo.errors import InputError, MimoError
 from mimo.paths import atomic_dir, atomic_write_text
 from mimo.teacher import TeacherCache, model_encode_fn
 from mimo.train import card
@@ -334,6 +334,39 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
     teacher = _Teacher(config, model) if (config.needs_teacher or run1) else None
     teacher_dim = teacher.dim() if teacher else model.get_embedding_dimension()
     kd = kd_loss(model, config, teacher_dim) if teacher else None  # dim mismatch raises here
+    qp, pp = config.query_prompt_name, config.passage_prompt_name
+    result = TrainResult(out, {}, {}, 0.0)
+
+    # ---- Plans and teacher labels for both stages, before any training step -----------------
+    if run1:
+        batches1, mix = plan_stage1(par.lang, [len(t) for t in par.translation], config.steps1,
+                                    config.batch_size, config.seed, config.length_grouping)
+        if not batches1:
+            raise MimoError(f"stage 1: {len(par.lang)} rows cannot fill one batch of {config.batch_size}")
+        result.mix["stage1"] = dict(sorted(mix.items()))
+        labels1 = teacher.labels([par.english[i] for b in batches1 for i in b], config.teacher_query_prompt)
+    if run2:
+        pair_langs = {pid: set(v) for pid, v in ret.pairs.items()}
+        lengths = {pid: len(v["en"][1]) for pid, v in ret.pairs.items()}
+        try:
+            batches2, mix = plan_stage2(pair_langs, lengths, config.steps2, config.stage2_batch_size,
+                                        config.seed + 1, config.objective == "infonce", config.length_grouping)
+        except ValueError as e:
+            raise MimoError(f"stage 2: {e}") from None
+        result.mix["stage2"] = dict(sorted(mix.items()))
+        lab_q = lab_p = None
+        if config.effective_lambda < 1.0 and config.objective != "lakda":
+            rows = [ret.pairs[e.pair_id]["en"] for b in batches2 for e in b]
+            lab_q = teacher.labels([r[0] for r in rows], config.teacher_query_prompt)
+            lab_p = teacher.labels([r[1] for r in rows], config.teacher_passage_prompt)
+        init = None
+        if not run1 and kd is not None and kd.projection is not None:
+            # Stage 2 alone continues a Stage-1 run: its projection, given or beside the student
+            init = Path(config.init_projection or Path(config.student) / "projection.safetensors")
+            if not init.is_file():
+                if config.init_projection:
+                    raise InputError(f"init_projection {init} does not exist")
+                init = None
 
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "train_log.jsonl"
@@ -345,12 +378,9 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
         log_f.write(json.dumps(rec) + "\n")
         log_f.flush()
 
-    qp = config.query_prompt_name
-    result = TrainResult(out, {}, {}, 0.0)
     heldout = par.heldout if par else []
     if heldout:
         result.alignment["initial"] = alignment(model, heldout, qp)
-    skip1 = ckpt is not None and (ckpt["stage"] == 2 or ckpt["done"])
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         if ckpt.get("projection") is not None and kd is not None and kd.projection is not None:
@@ -358,14 +388,6 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
 
     # ---- Stage 1 --------------------------------------------------------------------------
     if run1:
-        lengths = [len(t) for t in par.translation]
-        batches, mix = plan_stage1(par.lang, lengths, config.steps1, config.batch_size, config.seed,
-                                   config.length_grouping)
-        if not batches:
-            raise MimoError(f"stage 1: {len(par.lang)} rows cannot fill one batch of {config.batch_size}")
-        result.mix["stage1"] = dict(sorted(mix.items()))
-        needed = [par.english[i] for b in batches for i in b]
-        labels = teacher.labels(needed, config.teacher_query_prompt)
         if config.projection_init == "lstsq" and kd.projection is not None and ckpt is None:
             texts = list(dict.fromkeys(par.english))[: config.lstsq_texts]
             t_emb = np.stack(list(teacher.labels(texts, config.teacher_query_prompt).values()))
@@ -376,15 +398,14 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
         def make1(batch: list[int]):
             feats = [_features(model, [par.translation[i] for i in batch], qp),
                      _features(model, [par.english[i] for i in batch], qp)]
-            y = torch.as_tensor(np.stack([labels[par.english[i]] for i in batch]))
-            return feats, y
+            return feats, torch.as_tensor(np.stack([labels1[par.english[i]] for i in batch]))
 
-        if not skip1:
+        if not (ckpt is not None and (ckpt["stage"] == 2 or ckpt["done"])):
             state = ckpt if ckpt is not None and ckpt["stage"] == 1 else None
             result.final_losses |= {f"stage1_{k}": v for k, v in _run_stage(
-                1, model, kd, batches, make1, config.lr, config, out, log, progress, state).items()}
-        result.steps["stage1"] = len(batches)
-        if kd.projection is not None:
+                1, model, kd, batches1, make1, config.lr, config, out, log, progress, state).items()}
+        result.steps["stage1"] = len(batches1)
+        if kd.projection is not None and not (out / "projection-stage1.safetensors").exists():
             from safetensors.torch import save_model
 
             save_model(kd.projection, str(out / "projection-stage1.safetensors"))
@@ -394,29 +415,9 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
     # ---- Stage 2 --------------------------------------------------------------------------
     loss2 = None
     if run2:
-        same = config.objective == "infonce"
-        pair_langs = {pid: set(v) for pid, v in ret.pairs.items()}
-        lengths = {pid: len(v["en"][1]) for pid, v in ret.pairs.items()}
-        try:
-            batches, mix = plan_stage2(pair_langs, lengths, config.steps2, config.stage2_batch_size,
-                                       config.seed + 1, same, config.length_grouping)
-        except ValueError as e:
-            raise MimoError(f"stage 2: {e}") from None
-        result.mix["stage2"] = dict(sorted(mix.items()))
-        if not run1 and kd is not None and kd.projection is not None and ckpt is None:
-            # Stage 2 alone continues a Stage-1 run: its projection, given or beside the student
-            init = Path(config.init_projection or Path(config.student) / "projection.safetensors")
-            if init.is_file():
-                kd.load_projection(init)
-            elif config.init_projection:
-                raise MimoError(f"init_projection {init} does not exist")
+        if init is not None and ckpt is None:
+            kd.load_projection(init)
         loss2 = stage2_loss(model, config, kd)
-        lab_q = lab_p = None
-        if getattr(loss2, "lam", 1.0) < 1.0:
-            ex = [e for b in batches for e in b]
-            lab_q = teacher.labels([ret.pairs[e.pair_id]["en"][0] for e in ex], config.teacher_query_prompt)
-            lab_p = teacher.labels([ret.pairs[e.pair_id]["en"][1] for e in ex], config.teacher_passage_prompt)
-        pp = config.passage_prompt_name
 
         def make2(batch):
             rows = [ret.pairs[e.pair_id] for e in batch]
@@ -432,16 +433,15 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
                 )
             return [_features(model, q, qp), _features(model, p, pp)], y
 
-        schedule = LambdaSchedule(config.lambda_schedule, config.effective_lambda, len(batches),
-                                  config.lambda_warmup, config.adaptive_tolerance)
-        if config.objective not in ("mimo",):
-            schedule.kind = "constant"
+        kind = config.lambda_schedule if config.objective == "mimo" else "constant"
+        schedule = LambdaSchedule(kind, config.effective_lambda, len(batches2), config.lambda_warmup,
+                                  config.adaptive_tolerance)
         state = ckpt if ckpt is not None and ckpt["stage"] == 2 and not ckpt["done"] else None
         if not (ckpt is not None and ckpt["stage"] == 2 and ckpt["done"]):
             result.final_losses |= {f"stage2_{k}": v for k, v in _run_stage(
-                2, model, loss2, batches, make2, config.stage2_lr, config, out, log, progress, state,
+                2, model, loss2, batches2, make2, config.stage2_lr, config, out, log, progress, state,
                 schedule).items()}
-        result.steps["stage2"] = len(batches)
+        result.steps["stage2"] = len(batches2)
         if heldout:
             result.alignment["after_stage2"] = alignment(model, heldout, qp)
     log_f.close()
@@ -452,7 +452,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
     stage1_proj = out / "projection-stage1.safetensors"
     with atomic_dir(out) as tmp:
         model.save(str(tmp))
-        proj_src = _kd_of(loss2) if loss2 is not None else kd
+        proj_src = (_kd_of(loss2) if loss2 is not None else None) or kd
         if proj_src is not None and getattr(proj_src, "projection", None) is not None:
             proj_src.save_projection(tmp / "projection.safetensors")
         if stage1_proj.exists() and run2:

@@ -110,22 +110,42 @@ def plan_stage2(
     stream = itertools.cycle(keys)
     batches: list[list[Example]] = []
     while len(batches) < steps:
-        window = batch_size * (min(16, steps - len(batches)) if length_grouping else 1)
-        items = [Example(draw(k), *k) for k in itertools.islice(stream, window)]
+        n_b = min(16, steps - len(batches)) if length_grouping else 1
+        items = [Example(draw(k), *k) for k in itertools.islice(stream, n_b * batch_size)]
         if length_grouping:
             items.sort(key=lambda e: lengths[e.pair_id])
-        pending: list[Example] = []
-        for ex in items:
-            pending.append(ex)
-            ids = [e.pair_id for e in pending]
-            if len(set(ids)) < len(ids):
-                pending.pop()
-                continue
-            if len(pending) == batch_size:
-                batches.append(pending)
-                pending = []
-        # leftovers (duplicates / remainder) are dropped; the next window continues the cycle
+        batches += _pack(items, n_b, batch_size, candidates, rng)
     if length_grouping:
         rng.shuffle(batches)
     batches = batches[:steps]
     return batches, Counter(f"{e.x}->{e.y}" for b in batches for e in b)
+
+
+def _pack(
+    items: list[Example], n_b: int, batch_size: int, candidates: dict[tuple[str, str], list[str]],
+    rng: random.Random,
+) -> list[list[Example]]:
+    """Fill ``n_b`` batches in item order, a pair_id at most once per batch; an item with no
+    room left is redrawn from its own (X, Y) pool, so the language-pair counts stay exact."""
+    bins: list[list[Example]] = [[] for _ in range(n_b)]
+    ids: list[set[str]] = [set() for _ in range(n_b)]
+    unplaced, first = [], 0
+    for ex in items:
+        for j in range(first, n_b):
+            if len(bins[j]) < batch_size and ex.pair_id not in ids[j]:
+                bins[j].append(ex)
+                ids[j].add(ex.pair_id)
+                break
+        else:
+            unplaced.append(ex)
+        while first < n_b and len(bins[first]) == batch_size:
+            first += 1
+    for ex in unplaced:
+        j = next(j for j in range(n_b) if len(bins[j]) < batch_size)
+        free = [pid for pid in candidates[(ex.x, ex.y)] if pid not in ids[j]]
+        if not free:
+            raise ValueError(f"cannot fill a batch of {batch_size} distinct pairs for {ex.x}->{ex.y}")
+        pid = rng.choice(free)
+        bins[j].append(Example(pid, ex.x, ex.y))
+        ids[j].add(pid)
+    return bins

@@ -1,0 +1,251 @@
+"""The training runner on a tiny random student: stages, objectives, resume, outputs, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mimo.errors import InputError, MimoError
+from mimo.train import TrainConfig, TrainingInterrupted, train
+from mimo.train.objectives import LambdaSchedule, lstsq_projection
+from mimo.train.sampling import plan_stage1, plan_stage2
+from mimo.train.tiny import build_tiny_student, tiny_parallel, tiny_retrieval, tiny_texts
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models train faster on one thread, and do not fight other processes for cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("train")
+    paths = {
+        "student": build_tiny_student(root / "student", tiny_texts(), hidden=32),
+        "teacher": build_tiny_student(root / "teacher", tiny_texts(), hidden=48, seed=1),
+        "par": root / "par", "ret": root / "ret", "cache": root / "cache", "root": root,
+    }
+    tiny_parallel().save_to_disk(str(paths["par"]))
+    tiny_retrieval().save_to_disk(str(paths["ret"]))
+    return paths
+
+
+def cfg(env, out: Path, **kw) -> TrainConfig:
+    base = dict(
+        out=str(out), student=str(env["student"]), teacher=str(env["teacher"]),
+        parallel_path=str(env["par"]), retrieval_path=str(env["ret"]), teacher_cache=str(env["cache"]),
+        stage1_steps=6, stage2_steps=4, batch_size=8, stage2_batch_size=8, lr=1e-3, stage2_lr=1e-3,
+        eval_rows=8, checkpoint_every=0,
+    )
+    return TrainConfig(**(base | kw)).validate()
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path / "model.safetensors"))
+
+
+def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+# ---- config -------------------------------------------------------------------------------------
+def test_config_round_trips_yaml_and_rejects_unknown_fields(tmp_path):
+    c = TrainConfig(objective="lakda", langs=["de", "fr"], lam=0.3, mini_batch_size=16)
+    p = tmp_path / "c.yaml"
+    p.write_text(c.to_yaml())
+    assert TrainConfig.from_yaml(p) == c
+    p.write_text("objective: mimo\nbatchsize: 3\n")
+    with pytest.raises(InputError, match="unknown field.*batchsize"):
+        TrainConfig.from_yaml(p)
+    with pytest.raises(InputError, match="objective"):
+        TrainConfig(objective="simcse").validate()
+    with pytest.raises(ValueError, match="unknown language code 'xx'"):
+        TrainConfig(langs=["xx"]).validate()
+
+
+def test_example_configs_are_valid():
+    for path in sorted(Path(__file__).parents[1].glob("configs/*.yaml")):
+        TrainConfig.from_yaml(path)
+
+
+# ---- sampling -----------------------------------------------------------------------------------
+def test_stage1_plan_balances_languages_and_is_deterministic():
+    langs = ["de"] * 90 + ["fr"] * 5 + ["en"] * 30
+    batches, mix = plan_stage1(langs, [len(x) for x in langs], 10, 6, seed=3)
+    assert len(batches) == 10 and all(len(b) == 6 for b in batches)
+    assert max(mix.values()) - min(mix.values()) <= 1 and set(mix) == {"de", "fr", "en"}
+    assert plan_stage1(langs, [1] * len(langs), 10, 6, seed=3)[0] == plan_stage1(langs, [1] * 125, 10, 6, 3)[0]
+
+
+@pytest.mark.parametrize("same", [False, True])
+def test_stage2_plan_balances_ordered_language_pairs(same):
+    pair_langs = {f"p{i}": {"en", "de", "ja"} if i < 40 else {"en", "de"} for i in range(200)}
+    lengths = {k: i % 17 for i, k in enumerate(pair_langs)}
+    batches, mix = plan_stage2(pair_langs, lengths, 12, 12, seed=0, same_language=same)
+    assert len(batches) == 12
+    for b in batches:
+        assert len({e.pair_id for e in b}) == len(b)  # no pair twice in a batch (false negatives)
+        assert all((e.x == e.y) == same for e in b)
+    want = 3 if same else 6
+    assert len(mix) == want and max(mix.values()) - min(mix.values()) <= 2
+    assert plan_stage2(pair_langs, lengths, 12, 12, seed=0, same_language=same)[0] == batches
+
+
+# ---- objectives ---------------------------------------------------------------------------------
+def test_lambda_schedules():
+    lin = LambdaSchedule("linear", 0.4, steps=10, warmup=0.5)
+    assert [round(lin.value(s), 2) for s in (0, 4, 9)] == [0.08, 0.4, 0.4]
+    ada = LambdaSchedule("adaptive", 0.5, steps=10, tol=0.05)
+    ada.update(1.0)
+    assert ada.value(1) > 0.5  # alignment holding: more contrastive weight
+    for _ in range(5):
+        ada.update(2.0)
+    assert ada.value(7) < 0.5  # alignment degrading: back toward distillation
+
+
+def test_lstsq_projection_recovers_a_linear_map():
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(50, 8, generator=g, dtype=torch.float64)
+    w, b = torch.randn(5, 8, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)
+    proj = torch.nn.Linear(8, 5)
+    assert lstsq_projection(proj, s.numpy(), (s @ w.T + b).numpy()) == pytest.approx(1.0)
+    torch.testing.assert_close(proj.weight.double(), w, rtol=1e-4, atol=1e-4)
+
+
+# ---- end to end ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("objective", ["mimo", "kd", "xlco", "infonce", "lakda", "mse"])
+def test_every_objective_trains_and_saves_a_loadable_model(env, tmp_path, objective):
+    from sentence_transformers import SentenceTransformer
+
+    teacher = "self" if objective == "mse" else str(env["teacher"])
+    c = cfg(env, tmp_path / objective, objective=objective, teacher=teacher, mini_batch_size=4)
+    res = train(c)
+    assert res.steps == {"stage1": 6, "stage2": 4}
+    assert all(v == v for v in res.final_losses.values())  # no NaN
+    m = SentenceTransformer(str(res.out), device="cpu")
+    assert m.prompts["query"] == "query: " and m.encode(["rot haus"], prompt_name="query").shape == (1, 32)
+    assert TrainConfig.from_yaml(res.out / "train_config.yaml") == c
+    log = [json.loads(x) for x in (res.out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in log] == [1] * 6 + [2] * 4
+    card = (res.out / "README.md").read_text()
+    assert objective in card and "Teacher" in card and "alignment" in card
+    assert (res.out / "projection.safetensors").exists() == (objective != "mse")
+    assert not (res.out / "checkpoint.pt").exists()
+
+
+def test_stage1_lowers_distillation_loss_and_improves_alignment(env, tmp_path):
+    res = train(cfg(env, tmp_path / "s1", stage="1", stage1_steps=30, eval_rows=16))
+    log = [json.loads(x)["loss"] for x in (res.out / "train_log.jsonl").read_text().splitlines()]
+    assert sum(log[-5:]) / 5 < sum(log[:5]) / 5
+    assert res.alignment["after_stage1"] < res.alignment["initial"]
+    proj = load_file(str(res.out / "projection.safetensors"))
+    assert proj["weight"].shape == (48, 32)
+
+
+def test_same_seed_gives_same_weights(env, tmp_path):
+    a = train(cfg(env, tmp_path / "a", seed=5))
+    b = train(cfg(env, tmp_path / "b", seed=5))
+    assert_same(weights(a.out), weights(b.out))
+
+
+@pytest.mark.parametrize("stop_at", [(1, 3), (2, 2)])
+def test_resume_after_sigint_gives_the_same_final_weights(env, tmp_path, stop_at):
+    ref = train(cfg(env, tmp_path / "ref", lambda_schedule="adaptive", projection_init="lstsq"))
+    c = cfg(env, tmp_path / "run", lambda_schedule="adaptive", projection_init="lstsq")
+
+    def interrupt(info):
+        if (info.stage, info.step) == stop_at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train(c, progress=interrupt)
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
+    with pytest.raises(MimoError, match="unfinished run"):
+        train(c)
+    res = train(c, resume=True)
+    assert_same(weights(ref.out), weights(res.out))
+    log = [json.loads(x) for x in (res.out / "train_log.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["step"]) for r in log] == [(1, i) for i in range(1, 7)] + [(2, i) for i in range(1, 5)]
+
+
+def test_projection_changes_during_stage1(env, tmp_path):
+    c = cfg(env, tmp_path / "p", stage="1", projection_init="lstsq", stage1_steps=3)
+    res = train(c)
+    from mimo.train.objectives import lstsq_projection as _  # noqa: F401 (the init it started from)
+
+    fitted = train(cfg(env, tmp_path / "p0", stage="1", projection_init="lstsq", stage1_steps=1, lr=1e-12))
+    a, b = load_file(str(res.out / "projection.safetensors")), load_file(str(fitted.out / "projection.safetensors"))
+    assert not torch.allclose(a["weight"], b["weight"])
+
+
+# ---- bad input: one clear error each, before expensive work -----------------------------------------
+def _bad(env, tmp_path, name, rows, kind="par"):
+    import datasets
+
+    path = tmp_path / name
+    datasets.Dataset.from_dict(rows).save_to_disk(str(path))
+    return cfg(env, tmp_path / "out", **{"parallel_path" if kind == "par" else "retrieval_path": str(path)})
+
+
+def test_bad_inputs_raise_one_clear_error(env, tmp_path):
+    good = tiny_parallel(4).to_dict()
+    cases = [
+        ({k: v for k, v in good.items() if k != "translation"}, "lacks field.*translation"),
+        (good | {"translation": [""] + good["translation"][1:]}, "row 0: field 'translation' is empty"),
+        (good | {"lang": ["xx"] + good["lang"][1:]}, "row 0: field 'lang' has unknown language code 'xx'"),
+    ]
+    for i, (rows, msg) in enumerate(cases):
+        with pytest.raises(InputError, match=msg):
+            train(_bad(env, tmp_path, f"bad{i}", rows))
+    with pytest.raises(InputError, match="parallel dataset is empty"):
+        train(cfg(env, tmp_path / "o0", max_rows=0))
+    with pytest.raises(InputError, match="no non-English rows"):
+        train(cfg(env, tmp_path / "o1", langs=["ja"]))
+    with pytest.raises(InputError, match="teacher dim 48 != student dim 32"):
+        train(cfg(env, tmp_path / "o2", projection=False))
+    with pytest.raises(InputError, match="mse objective"):
+        train(cfg(env, tmp_path / "o3", objective="mse"))
+    with pytest.raises(MimoError, match="teacher cache .* is empty and the run is read-only"):
+        train(cfg(env, tmp_path / "o4", cache_read_only=True, teacher_cache=str(tmp_path / "empty")))
+    train(cfg(env, tmp_path / "s1", stage="1", stage1_steps=1, teacher_cache=str(tmp_path / "c1")))
+    with pytest.raises(MimoError, match="teacher cache .* lacks .* texts.*teacher-cache build"):
+        train(cfg(env, tmp_path / "o4", stage="2", cache_read_only=True, teacher_cache=str(tmp_path / "c1")))
+    with pytest.raises(InputError, match="does not exist"):
+        train(cfg(env, tmp_path / "o5", parallel_path=str(tmp_path / "nope")))
+    assert not any((tmp_path / f"o{i}").exists() for i in range(6))
+
+
+def test_cli_train_with_yaml_and_flags(env, tmp_path):
+    from typer.testing import CliRunner
+
+    from mimo.cli import app
+
+    y = tmp_path / "c.yaml"
+    y.write_text(cfg(env, tmp_path / "from-yaml").to_yaml())
+    out = tmp_path / "cli-out"
+    res = CliRunner().invoke(app, ["train", "-c", str(y), "--stage", "1", "--max-steps", "2", "--out", str(out),
+                                   "--objective", "kd", "--lambda", "0.5"])
+    assert res.exit_code == 0, res.output
+    saved = TrainConfig.from_yaml(out / "train_config.yaml")
+    assert (saved.stage, saved.max_steps, saved.objective, saved.lam) == ("1", 2, "kd", 0.5)
+    bad = CliRunner().invoke(app, ["train", "-c", str(y), "--objective", "nope", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 1 and "objective" in bad.output
+
+
+def test_mix_is_reported(env, tmp_path):
+    res = train(cfg(env, tmp_path / "mix", stage="2", stage2_steps=6))
+    assert set(res.mix["stage2"]) == {f"{x}->{y}" for x in ("de", "en", "fr") for y in ("de", "en", "fr") if x != y}
+    assert Counter(res.mix["stage2"]).total() == 6 * 8
