@@ -45,7 +45,7 @@ def fetch_model(
         raise MimoError(f"unknown model {name!r}; known: {'; '.join(known_names())}")
     with Progress(TextColumn("[bold]{task.fields[model]}[/] {task.description}"), BarColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task("starting", total=1, model=spec.name)
+        task = bar.add_task("loading torch + sentence-transformers", total=1, model=spec.name)
 
         def report(desc: str, done: float, total: float) -> None:
             bar.update(task, description=desc, completed=done, total=total)

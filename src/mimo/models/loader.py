@@ -99,7 +99,10 @@ def load_model(name_or_path: str | os.PathLike[str], device: str = "cpu") -> Sen
     if spec is not None and not spec.trainable:
         raise MimoError(f"{spec.name} is a non-trainable baseline; use mimo.models.load_encoder for it")
     if spec is not None and is_cached(spec.name):
-        return _load_dir(cache_path(spec), device)
+        try:
+            return _load_dir(cache_path(spec), device)
+        except MimoError as e:
+            raise MimoError(f"{e}\nrebuild it with `mimo models fetch {spec.aliases[0]} --force`") from None
     model, why = _from_hub(spec.name if spec else name, device)
     if model is not None:
         return model
