@@ -151,8 +151,8 @@ def _load_dir(path: Path, device: str) -> SentenceTransformer:
 
     try:
         return SentenceTransformer(str(path), device=device, local_files_only=True)
-    except (OSError, ValueError, RuntimeError) as e:
-        raise MimoError(f"could not load the model in {path}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - corrupt weights/configs surface as many types; report one line
+        raise MimoError(f"could not load the model in {path}: {type(e).__name__}: {e}") from None
 
 
 def _from_hub(name: str, device: str) -> tuple[SentenceTransformer | None, str]:
