@@ -323,3 +323,59 @@ def test_mteb_pooled_task_agrees_with_our_metrics(tmp_path, monkeypatch):
     assert scores["ndcg_at_10"] == pytest.approx(ours["nDCG@10"], abs=1e-4)
     assert scores["recall_at_100"] == pytest.approx(ours["Recall@100"], abs=1e-4)
     assert scores["mrr_at_10"] == pytest.approx(ours["MRR@10"], abs=1e-4)
+
+
+def _tiny_st_model(tmp_path: Path) -> Path:
+    """A 1-layer BERT sentence-transformers model over the fixture's words (built offline, seconds)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    b = load_benchmark(TINY)
+    words = sorted(
+        {
+            w
+            for r in [*b.corpus.values(), *b.queries.values()]
+            for w in f"{r.get('title', '')} {r['text']}".lower().replace(",", " ").split()
+        }
+    )
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]))
+    tok = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=len(words) + 5,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(cfg).save_pretrained(tmp_path / "bert")
+    tok.save_pretrained(tmp_path / "bert")
+    st = SentenceTransformer(modules=[Transformer(str(tmp_path / "bert"), max_seq_length=8), Pooling(32, "mean")], device="cpu")
+    st.save(str(tmp_path / "st"))
+    return tmp_path / "st"
+
+
+def test_real_sentence_transformer_path(tmp_path):
+    path = _tiny_st_model(tmp_path)
+    r = evaluate(str(path), TINY)
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(path), device="cpu")
+    lens = [len(x) for x in st.tokenizer([load_benchmark(TINY).doc_text(d) for d in load_benchmark(TINY).corpus])["input_ids"]]
+    assert r["max_seq_length"] == 8 and r["dim"] == 32
+    assert r["encode"]["corpus"]["n_truncated"] == sum(n > 8 for n in lens) > 0
+    assert r["encode"]["corpus"]["max_tokens"] == max(lens)
+    # same weights -> same fingerprint -> everything from the cache; changed weights -> new fingerprint
+    r2 = evaluate(st, TINY)
+    assert r2["fingerprint"] == r["fingerprint"] and r2["encode"]["corpus"]["n_encoded"] == 0
+    assert r2["views"]["pooled"]["overall"] == pytest.approx(r["views"]["pooled"]["overall"])
+    import torch
+
+    with torch.no_grad():
+        next(st.parameters()).add_(0.01)
+    from mimo.evaluate.encode import model_fingerprint
+
+    assert model_fingerprint(st) != r["fingerprint"]

@@ -92,6 +92,14 @@ def load_parallel_pairs(name_or_path: str | Path, max_per_lang: int = 500, seed:
         from mimo.paths import data_dir
 
         p = data_dir() / str(name_or_path)
+    if str(name_or_path) == "parallel" and p.is_dir():
+        try:
+            from mimo.data.build import load_parallel
+        except ImportError:  # pragma: no cover - data area absent: read the directory below
+            pass
+        else:
+            ds = load_parallel()
+            return _sample_pairs(ds.select_columns(["english", "translation", "lang"]).to_list(), "parallel", max_per_lang, seed)
     if not p.exists():
         raise InputError(
             f"parallel data {name_or_path!r} not found (build it with `mimo data build`, "
@@ -118,16 +126,21 @@ def load_parallel_pairs(name_or_path: str | Path, max_per_lang: int = 500, seed:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as e:
                     raise InputError(f"{p.name}:{i}: not JSON ({e.msg})") from None
+    return _sample_pairs(rows, p.name, max_per_lang, seed)
+
+
+def _sample_pairs(rows: list[dict[str, Any]], where: str, max_per_lang: int, seed: int) -> list[dict[str, str]]:
+    """Validate rows (first bad ones listed) and keep at most ``max_per_lang`` non-English pairs."""
     from mimo.langs import check_lang
 
     bad = []
     for i, r in enumerate(rows, 1):
         miss = [f for f in ("english", "translation", "lang") if not str(r.get(f) or "").strip()]
         if miss:
-            bad.append(f"{p.name} row {i}: missing/empty {', '.join(miss)}")
+            bad.append(f"{where} row {i}: missing/empty {', '.join(miss)}")
         else:
             try:
-                check_lang(str(r["lang"]), f"{p.name} row {i}")
+                check_lang(str(r["lang"]), f"{where} row {i}")
             except ValueError as e:
                 bad.append(str(e))
         if len(bad) >= 5:
@@ -147,7 +160,7 @@ def load_parallel_pairs(name_or_path: str | Path, max_per_lang: int = 500, seed:
         idx = rng.permutation(len(rs))[:max_per_lang]
         out += [rs[i] for i in sorted(idx)]
     if not out:
-        raise InputError(f"{p}: no non-English translation pairs")
+        raise InputError(f"{where}: no non-English translation pairs")
     return out
 
 

@@ -126,7 +126,7 @@ def evaluate(
             fingerprint=fp,
             progress=task("encode corpus", len(dids)),
         )
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rk = search_all(
             qv,
             qids,
@@ -137,7 +137,7 @@ def evaluate(
             k=k,
             progress=task("search", len(qids)),
         )
-        search_s = time.perf_counter() - t0
+        search_s, search_cpu = time.perf_counter() - t0, time.process_time() - c0
     scored = score_views(b, rk, views, metrics)
     runs = {
         "pooled": rk.pooled,
@@ -154,6 +154,7 @@ def evaluate(
         "k": k,
         "encode": {"queries": qstats.as_dict(), "corpus": dstats.as_dict()},
         "search_seconds": search_s,
+        "search_cpu_seconds": search_cpu,
         **scored,
         "bias": language_bias(b, rk.pooled, bias_k),
         "agreement": rank_agreement(b, rk.pooled, bias_k),

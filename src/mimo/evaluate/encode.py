@@ -36,9 +36,11 @@ def model_fingerprint(encoder: Any) -> str:
     h = hashlib.sha256(type(encoder).__qualname__.encode())
     params = getattr(encoder, "state_dict", None)
     if callable(params):
+        import torch
+
         for name, t in sorted(params().items()):
             h.update(name.encode())
-            h.update(t.detach().cpu().contiguous().view(-1).view(dtype=__import__("torch").uint8).numpy())
+            h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
     else:
         h.update(str(getattr(encoder, "name_or_path", getattr(encoder, "name", repr(encoder)))).encode())
     return h.hexdigest()[:24]
@@ -67,7 +69,8 @@ class EncodeStats:
     n_encoded: int = 0  # cache misses
     n_truncated: int = 0
     max_tokens: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall clock
+    cpu_seconds: float = 0.0  # CPU time of this process (all threads); robust to a busy machine
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -126,7 +129,7 @@ def encode_texts(
     use_cache: bool = True,
     fingerprint: str | None = None,
     progress: Callable[[int], None] | None = None,
-    chunk: int = 1024,
+    chunk: int = 256,
 ) -> tuple[np.ndarray, EncodeStats]:
     """Encode ``prompt + text`` for each text (cache first), returning float32 (n, dim) + stats.
 
@@ -135,7 +138,7 @@ def encode_texts(
     """
     import time
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     full = [prompt + t for t in texts]
     hashes = [text_hash(t) for t in full]
     max_len = max_length(encoder)
@@ -181,4 +184,5 @@ def encode_texts(
         if max_len:
             stats.n_truncated = sum(1 for n in lens_all if n > max_len)
     stats.seconds = time.perf_counter() - t0
+    stats.cpu_seconds = time.process_time() - c0
     return out, stats
