@@ -263,6 +263,8 @@ def test_evaluate_models_writes_files_and_uses_cache(tmp_path):
     ):
         assert (out / f).is_file(), f
     r = res["results"][0]
+    md = (out / "comparison.md").read_text()
+    assert "| hash |" in md and "hash: nDCG@10 per (query language, document language)" in md
     # the TREC file re-scores to the same numbers
     rescored = evaluate_run(load_benchmark(TINY).qrels, read_trec_run(out / "models/hash/runs/pooled.trec"))
     assert rescored["nDCG@10"] == pytest.approx(r["views"]["pooled"]["overall"]["nDCG@10"], abs=1e-6)

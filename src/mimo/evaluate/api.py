@@ -169,7 +169,7 @@ def _slug(label: str) -> str:
 def write_results(results: Sequence[dict[str, Any]], out_dir: str | Path) -> Path:
     """Write ``<out_dir>/evaluation/`` atomically: comparison (md/json), per-model results, TREC runs,
     figures. Returns that directory."""
-    from mimo.evaluate.compare import per_lang_table, table, to_markdown
+    from mimo.evaluate.compare import pair_markdown, per_lang_table, table, to_markdown
     from mimo.evaluate.metrics import write_trec_run
     from mimo.paths import atomic_dir, atomic_write_json, atomic_write_text
 
@@ -195,6 +195,8 @@ def write_results(results: Sequence[dict[str, Any]], out_dir: str | Path) -> Pat
         ]
         for view in results[0]["views"]:
             md += [f"\n## {view}: nDCG@10 per query language\n", to_markdown(per_lang_table(results, view))]
+        for r in results:
+            md += [f"\n## {r['model']}: nDCG@10 per (query language, document language)\n", pair_markdown(r)]
         atomic_write_text(tmp / "comparison.md", "\n".join(md))
         try:
             from mimo.plots import evaluation_figures

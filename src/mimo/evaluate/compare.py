@@ -101,3 +101,15 @@ def per_lang_table(results: Sequence[dict[str, Any]], view: str = "pooled", metr
     langs = sorted({lang for r in results for lang in r["views"].get(view, {}).get("per_lang", {})})
     cols = [(lang, ("views", view, "per_lang", lang, metric), "max") for lang in langs]
     return table(results, cols)
+
+
+def pair_markdown(result: dict[str, Any], metric: str = "nDCG@10") -> str:
+    """Query language (rows) x document language (columns): the metric searching only that document
+    language; the diagonal is the multi-monolingual figure."""
+    pairs = result.get("pairs", {})
+    cols = sorted({b for row in pairs.values() for b in row})
+    lines = ["| query \\ doc | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for a in sorted(pairs):
+        cells = [f"{pairs[a][b][metric]:.3f}" if b in pairs[a] else "–" for b in cols]
+        lines.append(f"| {a} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
