@@ -126,6 +126,7 @@ def serve(
     max_batch: Annotated[int, typer.Option(help="Most queries encoded together.")] = 64,
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 5.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    threads: Annotated[int, typer.Option(help="torch/faiss threads (0 = library default).")] = 1,
 ) -> None:
     """Serve an index over HTTP: POST /search, POST /embed, GET /health, GET /stats, /docs."""
     from mimo.serve import serve as _serve
@@ -133,7 +134,7 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
         console.print("[yellow]warning:[/] binding beyond localhost without --api-key")
     _serve(index_dir, host=host, port=port, api_key=api_key, max_batch=max_batch, max_wait_ms=max_wait_ms,
-           log_level=log_level)
+           log_level=log_level, threads=threads or None)
 
 
 @friendly

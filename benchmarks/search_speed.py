@@ -1,0 +1,310 @@
+"""Search and encode speed, side by side, in one run.
+
+1. Index: exact (flat) vs HNSW vs IVF-PQ on N passages (default 100k; random unit vectors of the
+   model's dimension, so encoding the corpus does not dominate): build time, single-query p50/p99
+   latency, batched queries/s, recall@10 vs exact (queries = perturbed passage vectors).
+2. HTTP (a real ``mimo serve`` process on 127.0.0.1, real query encoding with the model):
+   one sequential client vs C concurrent clients with micro-batching on and off.
+3. Encode throughput (passages/s) of the mE5-small student vs a copy truncated to its first
+   ``--student-layers`` layers vs its ONNX export vs its static (Model2Vec) export.
+
+Passages are the real multilingual passages of ``$MIMO_HOME/data/mlir-test/corpus.jsonl`` repeated
+with fresh ids; if that corpus has not been built (``mimo data build``), a small built-in
+multilingual sample is used and the run says so.
+
+    python benchmarks/search_speed.py                # ~3-5 min on 2 CPU cores
+    python benchmarks/search_speed.py --n 1000000 --http-requests 2000   # bigger
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from mimo.index import Doc, SearchIndex, build_index, recall_at_k
+from mimo.paths import data_dir, home
+
+FALLBACK = [
+    ("en", "To insert a table, choose Table - Insert Table and set the number of rows and columns."),
+    ("de", "Um eine Tabelle einzufügen, wählen Sie Tabelle - Tabelle einfügen und legen Sie die Zeilen fest."),
+    ("fr", "Pour insérer un tableau, choisissez Tableau - Insérer un tableau et indiquez le nombre de lignes."),
+    ("es", "Para insertar una tabla, elija Tabla - Insertar tabla y defina el número de filas y columnas."),
+    ("ru", "Чтобы вставить таблицу, выберите Таблица - Вставить таблицу и задайте число строк и столбцов."),
+    ("zh", "要插入表格，请选择表格 - 插入表格，然后设置行数和列数。"),
+    ("ja", "表を挿入するには、[表] - [表の挿入] を選択し、行と列の数を指定します。"),
+    ("ar", "لإدراج جدول، اختر جدول - إدراج جدول وحدد عدد الصفوف والأعمدة."),
+    ("hi", "तालिका सम्मिलित करने के लिए, तालिका - तालिका सम्मिलित करें चुनें और पंक्तियों की संख्या सेट करें।"),
+    ("ko", "표를 삽입하려면 표 - 표 삽입을 선택하고 행과 열의 수를 설정합니다."),
+    ("pt", "Para inserir uma tabela, escolha Tabela - Inserir tabela e defina o número de linhas e colunas."),
+    ("it", "Per inserire una tabella, scegliete Tabella - Inserisci tabella e impostate righe e colonne."),
+    ("en", "The spelling checker marks unknown words with a red wavy underline while you type."),
+    ("de", "Die Rechtschreibprüfung markiert unbekannte Wörter während der Eingabe mit einer roten Wellenlinie."),
+    ("vi", "Trình kiểm tra chính tả đánh dấu các từ không xác định bằng gạch chân lượn sóng màu đỏ."),
+    ("nl", "De spellingcontrole markeert onbekende woorden tijdens het typen met een rode golflijn."),
+]
+
+
+def passages(n: int) -> tuple[list[Doc], list[str], str]:
+    """``n`` docs (real passages repeated with fresh ids), real query texts, and their source."""
+    corpus = data_dir() / "mlir-test" / "corpus.jsonl"
+    if corpus.exists():
+        base = [json.loads(x) for x in corpus.read_text(encoding="utf-8").splitlines() if x.strip()]
+        base = [(r.get("lang"), r["text"]) for r in base]
+        qpath = corpus.with_name("queries.jsonl")
+        queries = [json.loads(x)["text"] for x in qpath.read_text(encoding="utf-8").splitlines()[:500]
+                   if x.strip()] if qpath.exists() else [t for _, t in base[:500]]
+        source = f"{corpus} ({len(base)} passages, repeated)"
+    else:
+        base, queries = FALLBACK, [t[:60] for _, t in FALLBACK]
+        source = f"BUILT-IN SAMPLE ({len(FALLBACK)} passages; run `mimo data build` for mlir-test)"
+    docs = [Doc(f"p{i}", base[i % len(base)][1], base[i % len(base)][0]) for i in range(n)]
+    return docs, queries, source
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs) * 1000, q))
+
+
+def row(name: str, **kv: object) -> None:
+    print(f"  {name:<34}" + "  ".join(f"{k}={v}" for k, v in kv.items()))
+
+
+# ----------------------------------------------------------------------------- 1. index kinds
+
+
+def unit_vectors(n: int, dim: int, seed: int, clusters: int = 1000) -> np.ndarray:
+    """Random unit vectors around ``clusters`` random centres (cos to centre ~0.75), since real
+    embeddings are clustered; i.i.d. uniform vectors would make every ANN index look broken."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    noise = rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)
+    vecs = centres[rng.integers(0, clusters, n)] + 0.9 * noise
+    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+def bench_indexes(docs: list[Doc], dim: int, nq: int, tmp: Path) -> dict:
+    rng = np.random.default_rng(0)
+    vecs = unit_vectors(len(docs), dim, 0)
+    noise = rng.standard_normal((nq, dim)).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    q = vecs[rng.choice(len(docs), nq, replace=False)] + 0.8 * noise  # cos(query, its passage) ~ 0.8
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    out, exact_labels = {}, None
+    print(f"\n[1] index kinds: {len(docs)} passages x {dim} dims, {nq} queries")
+    for kind, params in (("flat", {}), ("hnsw", {"hnsw_m": 16, "ef_construction": 64, "ef_search": 64}),
+                         ("ivfpq", {"nlist": 256, "nprobe": 16})):
+        t0 = time.perf_counter()
+        idx = build_index("none", docs, tmp / kind, kind=kind, vectors=vecs, recall_queries=100, **params)
+        build_s = time.perf_counter() - t0
+        idx = SearchIndex.load(tmp / kind)  # memory-mapped, as served
+        lat = []
+        for i in range(min(nq, 300)):
+            t0 = time.perf_counter()
+            idx.search_vectors(q[i:i + 1], 10)
+            lat.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        hits = idx.search_vectors(q, 10)
+        qps = nq / (time.perf_counter() - t0)
+        labels = np.array([[int(h.id[1:]) for h in hl] + [-1] * (10 - len(hl)) for hl in hits])
+        if kind == "flat":
+            exact_labels = labels
+        rec = recall_at_k(exact_labels, labels, 10)
+        size = sum(f.stat().st_size for f in (tmp / kind).rglob("index.faiss")) / 2**20
+        out[kind] = {"build_s": round(build_s, 1), "p50_ms": round(pct(lat, 50), 2),
+                     "p99_ms": round(pct(lat, 99), 2), "batched_qps": round(qps),
+                     "recall@10": round(rec, 3), "size_mb": round(size, 1), "params": idx.manifest["params"]}
+        row(kind, **{k: v for k, v in out[kind].items() if k != "params"})
+    return out
+
+
+# ----------------------------------------------------------------------------- 2. HTTP
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+THREADS = 1
+
+
+def _start(index_dir: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    port = _free_port()
+    cmd = [sys.executable, "-c", "from mimo.cli import main; main()", "serve", str(index_dir),
+           "--port", str(port), "--log-level", "warning", "--threads", str(THREADS), *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise SystemExit(f"server failed to start: {' '.join(cmd)}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("server did not come up in 5 minutes")
+
+
+def _load(url: str, queries: list[str], clients: int, per_client: int) -> dict:
+    import httpx
+
+    def client(c: int) -> list[float]:
+        lat = []
+        with httpx.Client(base_url=url, timeout=120) as h:
+            for r in range(per_client):
+                t0 = time.perf_counter()
+                resp = h.post("/search", json={"query": queries[(c * per_client + r) % len(queries)], "k": 10})
+                resp.raise_for_status()
+                lat.append(time.perf_counter() - t0)
+        return lat
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        lat = [x for xs in pool.map(client, range(clients)) for x in xs]
+    wall = time.perf_counter() - t0
+    stats = httpx.get(url + "/stats").json()
+    return {"qps": round(len(lat) / wall, 1), "p50_ms": round(pct(lat, 50), 1), "p99_ms": round(pct(lat, 99), 1),
+            "queries_per_batch": stats["mean_queries_per_batch"]}
+
+
+def bench_http(model: str, docs: list[Doc], dim: int, queries: list[str], tmp: Path,
+               requests: int, clients: int) -> dict:
+    build_index(model, docs, tmp / "http", kind="flat", vectors=unit_vectors(len(docs), dim, 1))
+    print(f"\n[2] HTTP: `mimo serve` on 127.0.0.1, exact index of {len(docs)}, queries encoded by {model}")
+    out = {}
+    for label, extra, c in (("1 client, sequential", [], 1),
+                            (f"{clients} clients, micro-batched", [], clients),
+                            (f"{clients} clients, no batching", ["--max-batch", "1", "--max-wait-ms", "0"], clients)):
+        proc, url = _start(tmp / "http", extra)
+        try:
+            _load(url, queries, 1, 5)  # warm-up
+            n = max(requests // c, 1) if c > 1 else max(requests // 4, 20)
+            out[label] = _load(url, queries, c, n)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        row(label, **out[label])
+    return out
+
+
+# ----------------------------------------------------------------------------- 3. encoders
+
+
+def _truncated(st, n_layers: int):
+    small = copy.deepcopy(st)
+    try:
+        from mimo.train.objectives import shrink_student
+
+        shrink_student(small, n_layers, freeze_embeddings=False)
+    except ImportError:
+        import torch
+
+        enc = small[0].auto_model.encoder
+        enc.layer = torch.nn.ModuleList(list(enc.layer)[:n_layers])
+        small[0].auto_model.config.num_hidden_layers = n_layers
+    return small
+
+
+def bench_encoders(model: str, texts: list[str], n_layers: int, static_pca: int, threads: int) -> dict:
+    from sentence_transformers import SentenceTransformer
+
+    from mimo.export import OnnxEncoder, export_onnx, export_static
+    from mimo.models import load_model
+
+    st = load_model(model)
+    exports = home() / "exports" / model.replace("/", "__")
+    timings = {}
+    for fmt, fn, kw in (("onnx", export_onnx, {}), ("static", export_static, {"pca_dims": static_pca})):
+        target = exports / (fmt if fmt == "onnx" else f"static-pca{static_pca}")
+        if not (target / "mimo_export.json").exists():
+            print(f"  exporting {model} as {fmt} (once; cached at {target}) ...", flush=True)
+            t0 = time.perf_counter()
+            fn(model, target, **kw)
+            timings[fmt] = round(time.perf_counter() - t0, 1)
+        else:
+            timings[fmt] = json.loads((target / "mimo_export.json").read_text()).get("seconds")
+    encoders = {
+        f"{model} (12 layers, torch)": st,
+        f"first {n_layers} layers (torch)": _truncated(st, n_layers),
+        "ONNX export (onnxruntime)": OnnxEncoder(exports / "onnx", threads=threads),
+        f"static export (model2vec, pca {static_pca})": SentenceTransformer(
+            str(exports / f"static-pca{static_pca}"), device="cpu"),
+    }
+    print(f"\n[3] encode throughput: {len(texts)} passages, batch 32, passage prompt, {threads} thread(s)")
+    out, base = {}, None
+    for name, enc in encoders.items():
+        enc.encode(texts[:32], prompt_name="passage", batch_size=32)  # warm-up
+        t0 = time.perf_counter()
+        enc.encode(texts, prompt_name="passage", batch_size=32)
+        rate = len(texts) / (time.perf_counter() - t0)
+        base = base or rate
+        out[name] = {"passages_per_s": round(rate, 1), "speedup": round(rate / base, 1)}
+        row(name, **out[name])
+    print(f"  export seconds: {timings}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="intfloat/multilingual-e5-small")
+    ap.add_argument("--n", type=int, default=100_000, help="passages in the index")
+    ap.add_argument("--queries", type=int, default=1000, help="queries for the index timings")
+    ap.add_argument("--http-requests", type=int, default=400)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--encode-passages", type=int, default=512)
+    ap.add_argument("--student-layers", type=int, default=6)
+    ap.add_argument("--static-pca", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=1, help="torch/faiss/onnxruntime threads (server too)")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["index", "http", "encode"])
+    ap.add_argument("--json", type=Path, help="also write the numbers here")
+    args = ap.parse_args()
+    global THREADS
+    THREADS = args.threads
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import faiss
+    import torch
+
+    torch.set_num_threads(args.threads)
+    faiss.omp_set_num_threads(args.threads)
+    docs, queries, source = passages(args.n)
+    print(f"passages: {source}; queries: {len(queries)} real texts; cores: {os.cpu_count()}, "
+          f"threads: {args.threads}, load average at start: {os.getloadavg()[0]:.1f}")
+    from mimo.models import load_model
+
+    dim = int(load_model(args.model).get_embedding_dimension())
+    results: dict = {"source": source, "n": args.n, "dim": dim}
+    with tempfile.TemporaryDirectory(prefix="mimo-bench-") as t:
+        tmp = Path(t)
+        if "index" not in args.skip:
+            results["index"] = bench_indexes(docs, dim, args.queries, tmp)
+        if "http" not in args.skip:
+            results["http"] = bench_http(args.model, docs, dim, queries, tmp, args.http_requests, args.clients)
+    if "encode" not in args.skip:
+        texts = [d.text for d in docs[: args.encode_passages]]
+        results["encode"] = bench_encoders(args.model, texts, args.student_layers, args.static_pca,
+                                           args.threads)
+    print(f"\nload average at end: {os.getloadavg()[0]:.1f} (other processes share these cores)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
