@@ -172,7 +172,9 @@ def test_bad_benchmark_rows_are_named(tmp_path, file, line, edit, expect):
     assert not out.exists()  # nothing half-written
 
 
-def test_unknown_benchmark_name_and_not_a_model(tmp_path):
+def test_unknown_benchmark_name_view_and_not_a_model(tmp_path):
+    with pytest.raises(InputError, match="unknown view"):
+        evaluate_models([HashEncoder()], TINY, views=["pooled", "mono"])
     with pytest.raises(InputError, match="mlir-nope"):
         load_benchmark("mlir-nope")
     (tmp_path / "notamodel").mkdir()

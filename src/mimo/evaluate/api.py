@@ -102,6 +102,9 @@ def evaluate(
     (query lang x doc lang), ``bias`` and ``agreement`` (pooled view, see ``mimo.evaluate.bias``),
     ``encode`` (counts, truncation, seconds), ``search_seconds`` and the rankings under ``runs``.
     """
+    bad = sorted(set(views) - set(VIEWS))
+    if bad:
+        raise InputError(f"unknown view(s) {', '.join(bad)}; choose among {', '.join(VIEWS)}")
     b = load_benchmark(bench)
     enc = resolve_encoder(model)
     prompts = resolve_prompts(enc, query_prompt, passage_prompt)
@@ -234,6 +237,9 @@ def evaluate_models(
 
     if not models:
         raise InputError("no model given")
+    bad = sorted(set(views) - set(VIEWS))
+    if bad:
+        raise InputError(f"unknown view(s) {', '.join(bad)}; choose among {', '.join(VIEWS)}")
     b = load_benchmark(bench)
     if labels is not None and len(labels) != len(models):
         raise InputError(f"{len(labels)} labels for {len(models)} models")
