@@ -134,7 +134,20 @@ def _signals_to_flag(flag: dict[str, bool]):
             signal.signal(s, h)
 
 
+def dist_info() -> tuple[int, int]:
+    """(rank, world size). Under ``torchrun`` (WORLD_SIZE > 1) joins the process group, gloo on CPU."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def _save_ckpt(path: Path, state: dict[str, Any]) -> None:
+    if dist_info()[0] != 0:
+        return
     buf = io.BytesIO()
     torch.save(state, buf)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -252,16 +265,20 @@ def _run_stage(
         }
         _save_ckpt(out / CKPT, state)
 
+    rank, world = dist_info()
     model.train()
     t0, total = time.perf_counter(), len(batches)
     with _signals_to_flag(flag):
         for step in range(start, total):
-            feats, labels = make_batch(batches[step])
+            feats, labels = make_batch(batches[step][rank::world])
             if schedule is not None and hasattr(loss, "lam"):
                 loss.lam = schedule.value(step)
             opt.zero_grad(set_to_none=True)
             value = loss(feats, labels)
             value.backward()
+            if world > 1:  # data parallel: every rank holds a shard of the global batch
+                _average_gradients(opt, world)
+                value = _mean_across(value.detach(), world)
             opt.step()
             sched.step()
             parts = dict(getattr(loss, "last_parts", {}))
@@ -288,6 +305,24 @@ def _run_stage(
     checkpoint(total, done=True)
     model.eval()
     return last
+
+
+def _average_gradients(opt, world: int) -> None:
+    import torch.distributed as dist
+
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            p.grad /= world
+
+
+def _mean_across(value: torch.Tensor, world: int) -> torch.Tensor:
+    import torch.distributed as dist
+
+    dist.all_reduce(value, op=dist.ReduceOp.SUM)
+    return value / world
 
 
 def _projection_state(loss) -> dict[str, torch.Tensor] | None:
@@ -368,14 +403,20 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
                     raise InputError(f"init_projection {init} does not exist")
                 init = None
 
+    rank, world = dist_info()
+    main = rank == 0
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "train_log.jsonl"
+    if not main:  # only rank 0 writes into the output dir
+        import tempfile
+
+        log_path = Path(tempfile.gettempdir()) / f"mimo-train-rank{rank}-{os.getpid()}.jsonl"
     if not resume:
         log_path.write_text("")
     log_f = log_path.open("a")
 
     def log(rec: dict[str, Any]) -> None:
-        log_f.write(json.dumps(rec) + "\n")
+        log_f.write(json.dumps(rec | ({"world_size": world} if world > 1 else {})) + "\n")
         log_f.flush()
 
     heldout = par.heldout if par else []
@@ -405,7 +446,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
             result.final_losses |= {f"stage1_{k}": v for k, v in _run_stage(
                 1, model, kd, batches1, make1, config.lr, config, out, log, progress, state).items()}
         result.steps["stage1"] = len(batches1)
-        if kd.projection is not None and not (out / "projection-stage1.safetensors").exists():
+        if main and kd.projection is not None and not (out / "projection-stage1.safetensors").exists():
             from safetensors.torch import save_model
 
             save_model(kd.projection, str(out / "projection-stage1.safetensors"))
@@ -448,6 +489,10 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
 
     # ---- Output dir (atomic: replaces out, dropping the checkpoint) ---------------------------
     result.seconds = time.perf_counter() - t_start
+    if not main:
+        log_path.unlink(missing_ok=True)
+        _barrier()
+        return result
     log_text = log_path.read_text()
     stage1_proj = out / "projection-stage1.safetensors"
     with atomic_dir(out) as tmp:
@@ -468,4 +513,12 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
         }
         atomic_write_text(tmp / "train_summary.json", json.dumps(summary, indent=2, default=str) + "\n")
         atomic_write_text(tmp / "README.md", card.render(config, summary))
+    if world > 1:
+        _barrier()
     return result
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    dist.barrier()
