@@ -58,11 +58,19 @@ def train_cmd(
     max_length: int = typer.Option(None, help="Max tokens per text."),
     seed: int = typer.Option(None),
     out: Path = typer.Option(None, help="Output model dir."),
+    parallel: Path = typer.Option(None, help="Parallel dataset dir (default: $MIMO_HOME data)."),
+    retrieval: Path = typer.Option(None, help="retrieval-train dataset dir (default: $MIMO_HOME data)."),
+    langs: str = typer.Option(None, help="Comma-separated ISO codes to keep (en always kept)."),
+    teacher_cache: Path = typer.Option(None, help="Teacher-cache root (default $MIMO_HOME/teacher-cache)."),
+    cache_read_only: bool = typer.Option(None, "--cache-read-only/--cache-writable",
+                                         help="Fail on a missing cache entry instead of running the teacher."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
 ) -> None:
     """Train a multilingual student (Stage 1 distillation, Stage 2 MIMO or a baseline).
 
-    Multi-GPU / multi-node: the loop itself is single-process; see docs in mimo.train.loop.
+    Data parallel: run the same command under `torchrun --nproc_per_node N $(which mimo) train ...`
+    (or `accelerate launch`); each process takes 1/N of every batch, gradients are averaged, rank 0
+    writes the output.
     """
     from mimo.train import TrainConfig, train
 
@@ -73,6 +81,11 @@ def train_cmd(
         "freeze_embeddings": freeze_embeddings, "student_layers": student_layers, "max_steps": max_steps,
         "mini_batch_size": mini_batch_size, "max_length": max_length, "seed": seed,
         "out": None if out is None else str(out),
+        "parallel_path": None if parallel is None else str(parallel),
+        "retrieval_path": None if retrieval is None else str(retrieval),
+        "langs": None if langs is None else [x.strip() for x in langs.split(",") if x.strip()],
+        "teacher_cache": None if teacher_cache is None else str(teacher_cache),
+        "cache_read_only": cache_read_only,
     }
     for k, v in flags.items():
         if v is not None:

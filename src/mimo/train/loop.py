@@ -5,6 +5,11 @@ exact resume needs the pre-computed batch plan and per-step lambda-schedule stat
 checkpoint, labels come from the teacher cache by text, and a signal must checkpoint between
 steps; the trainer's optimizer does include loss-owned parameters (tested), so the losses
 themselves work with it unchanged.
+
+Data parallel: under ``torchrun --nproc_per_node N`` (or ``accelerate launch``) every process joins
+a gloo (CPU) / nccl (GPU) group, takes ``batch[rank::N]`` of each planned batch, and gradients
+(student and projection) are averaged before each optimizer step; only rank 0 writes checkpoints,
+the log and the output dir. In-batch negatives are per process, as in DDP without gathering.
 """
 
 from __future__ import annotations
