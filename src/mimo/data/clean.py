@@ -82,9 +82,17 @@ class FilterConfig:
         return asdict(self)
 
 
+#: Characters of English per character of these scripts (CJK text is denser), so the length and
+#: ratio filters compare like with like; measured on LibreOffice help pairs (median ratios).
+LENGTH_SCALE: dict[str, float] = {"ja": 2.5, "zh": 3.0, "ko": 2.0}
+
+
 def reject_reason(english: str, translation: str, lang: str, kind: str, cfg: FilterConfig) -> str | None:
-    """The first filter a pair fails (``length``, ``ratio``, ``words``, ``untranslated``) or None."""
-    le, lt = len(english), len(translation)
+    """The first filter a pair fails (``length``, ``ratio``, ``words``, ``untranslated``) or None.
+
+    Lengths are characters; a CJK translation's length is scaled by ``LENGTH_SCALE``.
+    """
+    le, lt = len(english), len(translation) * LENGTH_SCALE.get(lang, 1.0)
     if not (cfg.min_chars <= le <= cfg.max_chars and cfg.min_chars <= lt <= cfg.max_chars):
         return "length"
     if max(le, lt) > cfg.max_ratio * min(le, lt):

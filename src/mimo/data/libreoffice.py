@@ -63,6 +63,7 @@ _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6", "h"}
 _SKIP_CLASSES = {"code", "codeintable", "smathcode", "related", "image", "imageintable",
                  "youtube_consent", "example", "bascode", "pycode"}
 _UNIT_ID = re.compile(r"^(par|hd)_id")
+_NOT_FOUND = re.compile(r"\[text/\S+ not found\]")  # an embed the help build could not resolve
 _BOOKMARK = re.compile(
     r'\{url:"[^/"]+/(text/[^?"#]+)(?:\?[^#"]*)?#([^"]+)",\s*app:"[^"]*",\s*text:"((?:[^"\\]|\\.)*)"\}')
 
@@ -118,7 +119,8 @@ class _PageParser(HTMLParser):
             if self._cap and t == self._cap[0]:
                 ctag, eid, kind = self._cap
                 self._cap = None
-                self.events.append(("unit", eid, kind, clean_text("".join(self._buf))))
+                text = clean_text("".join(self._buf))
+                self.events.append(("unit", eid, kind, "" if _NOT_FOUND.search(text) else text))
             if t == tag:
                 break
 
