@@ -277,3 +277,14 @@ def test_torchrun_two_gloo_processes_train_like_one(env, tmp_path):
         s1 = [r["loss"] for r in log if r["stage"] == 1]
         assert sum(s1[-3:]) < sum(s1[:3])
     assert abs(ddp[0]["loss"] - single[0]["loss"]) < 0.1  # same initial model and data
+
+
+def test_self_teacher_uses_the_frozen_students_prompted_embeddings(env, tmp_path):
+    from mimo.teacher import cache_stats
+
+    root = tmp_path / "cache"
+    res = train(cfg(env, tmp_path / "self", teacher="self", teacher_cache=str(root), projection=False))
+    stats = {s.prompt: s for s in cache_stats(root)}
+    assert set(stats) == {"query: ", "passage: "} and stats["query: "].dim == 32
+    assert all(s.teacher_id.startswith("self:") for s in stats.values())
+    assert not (res.out / "projection.safetensors").exists()

@@ -178,33 +178,40 @@ class _Teacher:
             self._model = load_student_model(self.config.teacher)
         return self._model
 
-    def cache(self, prompt: str) -> TeacherCache:
+    def prompt(self, role: str) -> str:
+        """The literal teacher prompt for ``role`` (query/passage); ``self`` defaults to the student's."""
+        c = self.config
+        text = c.teacher_query_prompt if role == "query" else c.teacher_passage_prompt
+        if c.teacher == "self" and not text:
+            name = c.query_prompt_name if role == "query" else c.passage_prompt_name
+            text = self.model().prompts.get(name) or ""
+        return text
+
+    def cache(self, role: str) -> TeacherCache:
+        prompt = self.prompt(role)
         if prompt not in self.caches:
             c = self.config
-            prompt_text = prompt
-            if self.config.teacher == "self":  # the student's own prompt strings
-                prompt_text = self.model().prompts.get(prompt, prompt)
 
             def encode(texts: list[str]) -> np.ndarray:
-                return model_encode_fn(self.model(), prompt_text)(texts)
+                return model_encode_fn(self.model(), prompt)(texts)
 
             self.caches[prompt] = TeacherCache(
-                self.id, None if c.cache_read_only else encode, prompt=prompt_text, dtype=c.cache_dtype,
+                self.id, None if c.cache_read_only else encode, prompt=prompt, dtype=c.cache_dtype,
                 root=c.teacher_cache, read_only=c.cache_read_only,
             )
         return self.caches[prompt]
 
     def dim(self) -> int:
-        probe = self.cache(self.config.teacher_query_prompt)
+        probe = self.cache("query")
         if probe.dim:
             return probe.dim
         if self.config.cache_read_only:
             raise MimoError(f"teacher cache for {self.id!r} is empty and the run is read-only")
         return int(self.model().get_embedding_dimension())
 
-    def labels(self, texts: list[str], prompt: str, progress=None) -> dict[str, np.ndarray]:
+    def labels(self, texts: list[str], role: str, progress=None) -> dict[str, np.ndarray]:
         uniq = list(dict.fromkeys(texts))
-        emb = self.cache(prompt).get_or_compute(uniq, progress=progress)
+        emb = self.cache(role).get_or_compute(uniq, progress=progress)
         return dict(zip(uniq, emb, strict=True))
 
 
@@ -384,7 +391,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
         if not batches1:
             raise MimoError(f"stage 1: {len(par.lang)} rows cannot fill one batch of {config.batch_size}")
         result.mix["stage1"] = dict(sorted(mix.items()))
-        labels1 = teacher.labels([par.english[i] for b in batches1 for i in b], config.teacher_query_prompt)
+        labels1 = teacher.labels([par.english[i] for b in batches1 for i in b], "query")
     if run2:
         pair_langs = {pid: set(v) for pid, v in ret.pairs.items()}
         lengths = {pid: len(v["en"][1]) for pid, v in ret.pairs.items()}
@@ -397,8 +404,8 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
         lab_q = lab_p = None
         if config.effective_lambda < 1.0 and config.objective != "lakda":
             rows = [ret.pairs[e.pair_id]["en"] for b in batches2 for e in b]
-            lab_q = teacher.labels([r[0] for r in rows], config.teacher_query_prompt)
-            lab_p = teacher.labels([r[1] for r in rows], config.teacher_passage_prompt)
+            lab_q = teacher.labels([r[0] for r in rows], "query")
+            lab_p = teacher.labels([r[1] for r in rows], "passage")
         init = None
         if not run1 and kd is not None and kd.projection is not None:
             # Stage 2 alone continues a Stage-1 run: its projection, given or beside the student
@@ -436,7 +443,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
     if run1:
         if config.projection_init == "lstsq" and kd.projection is not None and ckpt is None:
             texts = list(dict.fromkeys(par.english))[: config.lstsq_texts]
-            t_emb = np.stack(list(teacher.labels(texts, config.teacher_query_prompt).values()))
+            t_emb = np.stack(list(teacher.labels(texts, "query").values()))
             kw = {"prompt_name": qp} if qp in model.prompts else {}
             s_emb = model.encode(texts, convert_to_numpy=True, **kw)
             result.final_losses["lstsq_fit_cos"] = lstsq_projection(kd.projection, s_emb, t_emb)
