@@ -18,6 +18,7 @@ import importlib
 import inspect
 import json
 import os
+import pickle
 import random
 import shutil
 import tempfile
@@ -33,7 +34,7 @@ from mimo.data.clean import FilterConfig, filter_pairs, is_untranslated
 from mimo.data.types import PASSAGE_KINDS, QUERY_KINDS, AlignedUnit
 from mimo.errors import MimoError
 from mimo.langs import ALL_LANGS, TARGET_LANGS, check_lang
-from mimo.paths import atomic_write_json, data_dir
+from mimo.paths import atomic_write_bytes, atomic_write_json, data_dir, home
 
 DATASET_VERSION = "1.0"
 OUTPUTS = ("parallel", "retrieval-train", "mlir-dev", "mlir-test")
@@ -145,6 +146,31 @@ def iter_source(name: str, langs: Sequence[str]) -> Iterator[AlignedUnit]:
         if "en" in texts and len(texts) > 1:
             yield u if len(texts) == len(u.texts) else AlignedUnit(
                 u.source, u.page_id, u.unit_id, u.kind, texts, u.package_versions)
+
+
+def cached_units(name: str, langs: Sequence[str], record: dict) -> list[AlignedUnit]:
+    """All units of a source, cached under ``$MIMO_HOME/data-cache`` keyed by the packages'
+    sha256, the languages and the parser code, so a warm rebuild skips the parsing."""
+    mod = importlib.import_module(SOURCES[name][0])
+    code = b"".join(Path(m.__file__).read_bytes() for m in (mod, importlib.import_module("mimo.data.clean"))
+                    if m.__file__)
+    key = hashlib.sha256(json.dumps(
+        [DATASET_VERSION, sorted(langs), [p.get("sha256", "") for p in record["packages"]],
+         hashlib.sha256(code).hexdigest()]).encode()).hexdigest()[:16]
+    cache = home() / "data-cache" / f"{name}-{key}.pkl"
+    if any("error" in p for p in record["packages"]):
+        return list(iter_source(name, langs))  # let the source raise its own clear error
+    if cache.exists():
+        try:
+            with open(cache, "rb") as f:
+                return pickle.load(f)
+        except Exception:  # noqa: BLE001 - a corrupt cache entry is rebuilt
+            cache.unlink(missing_ok=True)
+    units = list(iter_source(name, langs))
+    for old in cache.parent.glob(f"{name}-*.pkl"):
+        old.unlink(missing_ok=True)
+    atomic_write_bytes(cache, pickle.dumps(units, protocol=pickle.HIGHEST_PROTOCOL))
+    return units
 
 
 def source_records(name: str, langs: Sequence[str]) -> dict:
@@ -283,13 +309,13 @@ def _build_into(dest: Path, cfg: BuildConfig, say: Progress, t0: float) -> Manif
     pages: dict[tuple[str, str], list[AlignedUnit]] = defaultdict(list)
     records = []
     for name in cfg.sources:
-        say(f"reading {name} …")
-        n = 0
-        for u in iter_source(name, cfg.langs):
-            pages[(u.source, u.page_id)].append(u)
-            n += 1
+        say(f"fetching {name} packages …")
         records.append(source_records(name, cfg.langs))
-        say(f"{name}: {n} aligned units")
+        say(f"reading {name} …")
+        units = cached_units(name, cfg.langs, records[-1])
+        for u in units:
+            pages[(u.source, u.page_id)].append(u)
+        say(f"{name}: {len(units)} aligned units")
 
     pairs = [p for units in pages.values() for p in page_pairs(units, cfg)]
     # A query text shared by several pages ("Syntax", "Example") is ambiguous: drop it.
