@@ -89,6 +89,8 @@ class Manifest:
     counts: dict
     drops: dict
     build_seconds: float
+    #: held-out page ids per benchmark ("<source>|<page_id>"); every other page is training data
+    splits: dict = field(default_factory=dict)
     path: str = ""
 
     def to_dict(self) -> dict:
@@ -343,7 +345,9 @@ def _build_into(dest: Path, cfg: BuildConfig, say: Progress, t0: float) -> Manif
     manifest = Manifest(
         dataset_version=DATASET_VERSION, created=datetime.now(UTC).isoformat(timespec="seconds"),
         seed=cfg.seed, langs=list(cfg.langs), config=_config_dict(cfg), sources=records,
-        counts=counts, drops=drops, build_seconds=round(time.time() - t0, 1))
+        counts=counts, drops=drops, build_seconds=round(time.time() - t0, 1),
+        splits={"mlir-dev": sorted(f"{s}|{p}" for s, p in dev_pages),
+                "mlir-test": sorted(f"{s}|{p}" for s, p in test_pages)})
     atomic_write_json(dest / MANIFEST, manifest.to_dict())
     return manifest
 

@@ -36,30 +36,28 @@ def _norm(text: str) -> str:
     return " ".join(_WORD.findall(text.casefold()))
 
 
-def native_script_share(text: str, lang: str) -> float | None:
-    """Share of letters written in ``lang``'s own script (None for Latin-script languages)."""
+def native_letters(text: str, lang: str) -> tuple[int, int] | None:
+    """(letters in ``lang``'s own script, all letters); None for Latin-script languages."""
     ranges = _SCRIPTS.get(lang)
     if ranges is None:
         return None
     letters = [ord(c) for c in text if c.isalpha()]
-    if not letters:
-        return 0.0
-    native = sum(any(lo <= cp <= hi for lo, hi in ranges) for cp in letters)
-    return native / len(letters)
+    return sum(any(lo <= cp <= hi for lo, hi in ranges) for cp in letters), len(letters)
 
 
 def is_untranslated(english: str, translation: str, lang: str) -> bool:
     """True when ``translation`` is really the English text left untranslated.
 
-    Identical after case/punctuation folding; for non-Latin scripts, fewer than 20% of the
-    letters in the language's own script; for Latin scripts, >= 4 words and >= 80% word-set
-    overlap (Jaccard) with the English side.
+    Identical after case/punctuation folding; for non-Latin scripts, no letter in the language's
+    own script (or under 10% of >= 40 letters: English with a stray native word); for Latin
+    scripts, >= 4 words and >= 80% word-set overlap (Jaccard) with the English side.
     """
     if _norm(english) == _norm(translation):
         return True
-    share = native_script_share(translation, lang)
-    if share is not None:
-        return share < 0.2
+    counts = native_letters(translation, lang)
+    if counts is not None:
+        native, letters = counts
+        return native == 0 or (letters >= 40 and native < 0.1 * letters)
     a, b = set(_WORD.findall(english.casefold())), set(_WORD.findall(translation.casefold()))
     if len(b) < 4:
         return False
