@@ -245,3 +245,25 @@ def test_dedup_and_cap():
     kept, drops = filter_pairs(rows, FilterConfig(cap=2), seed=1)
     assert len(kept) == 2 and drops["cap"] == 1
     assert kept == filter_pairs(rows, FilterConfig(cap=2), seed=1)[0]  # seeded
+
+
+def test_cli_build_and_info(fake_sources, tmp_path):
+    from typer.testing import CliRunner
+
+    from mimo.cli import app
+
+    out = tmp_path / "cli"
+    runner = CliRunner()
+    res = runner.invoke(app, ["data", "info", "--out", str(out)])
+    assert res.exit_code == 1 and "run `mimo data build` first" in " ".join(res.output.split())
+    res = runner.invoke(app, ["data", "build", "--langs", "de,ja", "--source", "libreoffice-help",
+                              "--cap", "0", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    m = load_manifest(out)
+    assert m.langs == ["de", "ja"] and m.config["filters"]["cap"] is None
+    res = runner.invoke(app, ["data", "info", "--out", str(out)])
+    assert res.exit_code == 0 and "mlir-dev" in res.output
+    de_total = sum(m.counts["parallel"]["de"].values())
+    assert str(de_total) in res.output
+    res = runner.invoke(app, ["data", "build", "--langs", "xx", "--out", str(out)])
+    assert res.exit_code == 1 and "unknown language code 'xx'" in " ".join(res.output.split())

@@ -8,19 +8,27 @@ import typer
 
 from mimo.cli._common import console, friendly
 
+_SHORT = {"libreoffice-help": "lo-help", "gnome-user-docs": "gnome", "installation-guide": "guide",
+          "libreoffice-l10n": "lo-ui", "retrieval": "retr", "parallel": "pairs", "mlir-dev q": "dev-q", "mlir-dev docs": "dev-d",
+          "mlir-test q": "test-q", "mlir-test docs": "test-d"}
+
 
 def _table(manifest) -> None:  # noqa: ANN001 - mimo.data.build.Manifest (imported lazily)
+    from rich import box
     from rich.table import Table
 
     rows = manifest.lang_table()
     t = Table(title=f"mimo data v{manifest.dataset_version} (seed {manifest.seed}, "
-                    f"built in {manifest.build_seconds:.0f} s)")
+                    f"built in {manifest.build_seconds:.0f} s): parallel pairs per source, "
+                    "retrieval-train rows, benchmark queries/docs", box=box.SIMPLE_HEAD, pad_edge=False,
+              padding=(0, 0, 0, 1))
     for col in rows[0]:
-        t.add_column(col, justify="left" if col == "lang" else "right")
+        t.add_column(_SHORT.get(col, col), justify="left" if col == "lang" else "right", no_wrap=True,
+                     min_width=len(_SHORT.get(col, col)))
     for r in rows:
         t.add_row(*(str(v) if v else "·" for v in r.values()))
     total = {k: sum(r[k] for r in rows) for k in rows[0] if k != "lang"}
-    t.add_row("total", *(str(v) for v in total.values()), style="bold")
+    t.add_row("all", *(str(v) for v in total.values()), style="bold")
     console.print(t)
     for name in ("mlir-dev", "mlir-test"):
         c = manifest.counts.get(name, {})

@@ -177,7 +177,7 @@ def cached_units(name: str, langs: Sequence[str], record: dict) -> list[AlignedU
 
 def source_records(name: str, langs: Sequence[str]) -> dict:
     """Manifest entry of a source: licence, url and each package's version, sha256 and size."""
-    from mimo.fetch import deb_info, fetch_deb, fetch_wheel
+    from mimo.fetch import fetch_deb, fetch_wheel
 
     _, info = _source_module(name)
     pkgs = []
@@ -189,7 +189,6 @@ def source_records(name: str, langs: Sequence[str]) -> dict:
             else:
                 if not _wanted_deb(spec, langs):
                     continue
-                deb_info(spec)
                 f = fetch_deb(spec)
             pkgs.append({"name": f.name, "version": f.version, "sha256": f.sha256, "size": f.size})
         except MimoError as e:
