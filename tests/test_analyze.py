@@ -132,3 +132,16 @@ def test_cli_errors_are_one_line(tmp_path):
     assert not (tmp_path / "o").exists()
     r = runner.invoke(app, ["report", str(tmp_path)])
     assert r.exit_code == 1 and "no evaluation/ or analysis/" in " ".join(r.output.split())
+
+
+def test_parallel_from_save_to_disk_samples_per_language(tmp_path):
+    import datasets
+
+    rows = [
+        {"english": f"e{i}", "translation": f"t{i}", "lang": lang, "source": "s", "unit_id": f"u{i}", "split": "train"}
+        for i, lang in enumerate(["de"] * 7 + ["ja"] * 3 + ["en"] * 2)
+    ]
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "parallel"))
+    pairs = load_parallel_pairs(tmp_path / "parallel", max_per_lang=5)
+    assert [p["lang"] for p in pairs].count("de") == 5 and [p["lang"] for p in pairs].count("ja") == 3
+    assert all(p["lang"] != "en" for p in pairs) and set(pairs[0]) == {"english", "translation", "lang"}
