@@ -267,3 +267,27 @@ def test_kill_during_updates_loses_nothing_committed(tmp_path: Path) -> None:
     ids = {d.id for d in idx.docs.values()}
     assert all(f"b{i}-{j}" in ids for i in committed for j in range(50))
     assert idx.index.ntotal == len(idx) >= 2000 + 50 * len(committed)
+
+
+def test_cli_build_add_delete_info_search(tmp_path: Path, tiny_model: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mimo.cli import app
+
+    run = CliRunner().invoke
+    corpus = write_jsonl(tmp_path / "c.jsonl", make_corpus(30))
+    r = run(app, ["index", "build", str(tiny_model), str(corpus), "--out", str(tmp_path / "ix")])
+    assert r.exit_code == 0, r.output
+    more = write_jsonl(tmp_path / "more.jsonl", [{"id": "z1", "text": "zebra zebra", "lang": "en"}])
+    assert run(app, ["index", "add", str(tmp_path / "ix"), str(more)]).exit_code == 0
+    assert run(app, ["index", "delete", str(tmp_path / "ix"), "p0", "p1"]).exit_code == 0
+    info = json.loads(run(app, ["index", "info", str(tmp_path / "ix"), "--json"]).stdout)
+    assert (info["count"], info["kind"], info["generation"]) == (29, "flat", "g000002")
+    r = run(app, ["search", str(tmp_path / "ix"), "zebra zebra", "-k", "3", "--json", "--lang", "en"])
+    hits = json.loads(r.stdout)[0]["hits"]
+    assert hits[0]["id"] == "z1" and {h["lang"] for h in hits} == {"en"}
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "a", "text": ""}])
+    r = run(app, ["index", "build", str(tiny_model), str(bad), "--out", str(tmp_path / "ix2")])
+    assert r.exit_code == 1 and "line 1: field 'text' is empty" in r.output
+    assert run(app, ["search", str(tmp_path / "ix"), "x", "-k", "0"]).exit_code == 1
+    assert not (tmp_path / "ix2").exists()
