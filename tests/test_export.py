@@ -74,3 +74,17 @@ def test_export_errors(tiny: Path, tmp_path: Path) -> None:
     with pytest.raises(MimoError, match="unknown export format 'gguf'"):
         export_model(str(tiny), "gguf", tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_export(tiny: Path, tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+    from typer.testing import CliRunner
+
+    from mimo.cli import app
+
+    run = CliRunner().invoke
+    r = run(app, ["export", str(tiny), "--format", "static", "--out", str(tmp_path / "s"), "--pca-dims", "0"])
+    assert r.exit_code == 0, r.output
+    assert SentenceTransformer(str(tmp_path / "s"), device="cpu").encode(["fox"]).shape == (1, 32)
+    r = run(app, ["export", str(tiny), "--format", "tflite", "--out", str(tmp_path / "t")])
+    assert r.exit_code == 1 and "unknown export format 'tflite'" in r.output
