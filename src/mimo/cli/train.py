@@ -97,7 +97,7 @@ def train_cmd(
     cfg.validate()
     prog, on_step = _progress()
     with prog:
-        result = train(cfg, progress=on_step, resume=resume)
+        result = train(cfg, progress=on_step, resume=resume, say=lambda m: prog.console.print(m))
     console.print(f"[green]saved[/] {result.out}  steps {result.steps}  {result.seconds:.0f} s")
     for k, v in result.final_losses.items():
         console.print(f"  {k}: {v:.4f}")

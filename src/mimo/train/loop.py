@@ -209,9 +209,12 @@ class _Teacher:
             raise MimoError(f"teacher cache for {self.id!r} is empty and the run is read-only")
         return int(self.model().get_embedding_dimension())
 
-    def labels(self, texts: list[str], role: str, progress=None) -> dict[str, np.ndarray]:
+    def labels(self, texts: list[str], role: str, say=None) -> dict[str, np.ndarray]:
         uniq = list(dict.fromkeys(texts))
-        emb = self.cache(role).get_or_compute(uniq, progress=progress)
+        cache = self.cache(role)
+        if say is not None:
+            say(f"teacher labels ({role}): {len(uniq)} texts, {len(cache.missing(uniq))} to compute")
+        emb = cache.get_or_compute(uniq)
         return dict(zip(uniq, emb, strict=True))
 
 
@@ -348,13 +351,21 @@ def _kd_of(loss):
     return kd if hasattr(kd, "save_projection") else None
 
 
-def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool = False) -> TrainResult:
+def train(
+    config: TrainConfig,
+    progress: ProgressFn | None = None,
+    resume: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> TrainResult:
     """Run Stage 1 and/or Stage 2 as configured; write a loadable model dir to ``config.out``.
+
+    ``progress`` gets a :class:`StepInfo` after every step; ``say`` gets one-line milestones.
 
     Everything that can be wrong with the input (data, languages, dims, cache) is checked before
     the first teacher or training step.
     """
     t_start = time.perf_counter()
+    say = say or (lambda msg: None)
     config.validate()
     out = Path(config.out)
     run1, run2 = config.stage in ("1", "both"), config.stage in ("2", "both")
@@ -374,6 +385,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
     elif (out / CKPT).exists():
         raise MimoError(f"{out} holds an unfinished run ({CKPT}); pass --resume or choose another --out")
 
+    say(f"data: {len(par.lang) if par else 0} parallel rows, {len(ret.pairs) if ret else 0} aligned pairs")
     _seed_all(config.seed)
     model = load_student_model(config.student)
     model.max_seq_length = config.max_length
@@ -391,7 +403,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
         if not batches1:
             raise MimoError(f"stage 1: {len(par.lang)} rows cannot fill one batch of {config.batch_size}")
         result.mix["stage1"] = dict(sorted(mix.items()))
-        labels1 = teacher.labels([par.english[i] for b in batches1 for i in b], "query")
+        labels1 = teacher.labels([par.english[i] for b in batches1 for i in b], "query", say)
     if run2:
         pair_langs = {pid: set(v) for pid, v in ret.pairs.items()}
         lengths = {pid: len(v["en"][1]) for pid, v in ret.pairs.items()}
@@ -404,8 +416,8 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
         lab_q = lab_p = None
         if config.effective_lambda < 1.0 and config.objective != "lakda":
             rows = [ret.pairs[e.pair_id]["en"] for b in batches2 for e in b]
-            lab_q = teacher.labels([r[0] for r in rows], "query")
-            lab_p = teacher.labels([r[1] for r in rows], "passage")
+            lab_q = teacher.labels([r[0] for r in rows], "query", say)
+            lab_p = teacher.labels([r[1] for r in rows], "passage", say)
         init = None
         if not run1 and kd is not None and kd.projection is not None:
             # Stage 2 alone continues a Stage-1 run: its projection, given or beside the student
@@ -434,6 +446,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
     heldout = par.heldout if par else []
     if heldout:
         result.alignment["initial"] = alignment(model, heldout, qp)
+        say(f"alignment on {len(heldout)} held-out pairs: {result.alignment['initial']:.4f}")
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         if ckpt.get("projection") is not None and kd is not None and kd.projection is not None:
@@ -443,7 +456,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
     if run1:
         if config.projection_init == "lstsq" and kd.projection is not None and ckpt is None:
             texts = list(dict.fromkeys(par.english))[: config.lstsq_texts]
-            t_emb = np.stack(list(teacher.labels(texts, "query").values()))
+            t_emb = np.stack(list(teacher.labels(texts, "query", say).values()))
             kw = {"prompt_name": qp} if qp in model.prompts else {}
             s_emb = model.encode(texts, convert_to_numpy=True, **kw)
             result.final_losses["lstsq_fit_cos"] = lstsq_projection(kd.projection, s_emb, t_emb)
@@ -464,6 +477,7 @@ def train(config: TrainConfig, progress: ProgressFn | None = None, resume: bool 
             save_model(kd.projection, str(out / "projection-stage1.safetensors"))
         if heldout:
             result.alignment["after_stage1"] = alignment(model, heldout, qp)
+            say(f"alignment after stage 1: {result.alignment['after_stage1']:.4f}")
 
     # ---- Stage 2 --------------------------------------------------------------------------
     loss2 = None
