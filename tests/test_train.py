@@ -288,3 +288,12 @@ def test_self_teacher_uses_the_frozen_students_prompted_embeddings(env, tmp_path
     assert set(stats) == {"query: ", "passage: "} and stats["query: "].dim == 32
     assert all(s.teacher_id.startswith("self:") for s in stats.values())
     assert not (res.out / "projection.safetensors").exists()
+
+
+def test_stage2_alone_continues_from_a_stage1_dir_with_its_projection(env, tmp_path):
+    s1 = train(cfg(env, tmp_path / "s1", stage="1", stage1_steps=3))
+    s2 = train(cfg(env, tmp_path / "s2", stage="2", student=str(s1.out), stage2_lr=1e-12, stage2_steps=2))
+    a = load_file(str(s1.out / "projection.safetensors"))
+    b = load_file(str(s2.out / "projection.safetensors"))
+    torch.testing.assert_close(a["weight"], b["weight"], rtol=1e-6, atol=1e-9)
+    assert "after_stage2" in s2.alignment and "initial" in s2.alignment

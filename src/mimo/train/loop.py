@@ -371,9 +371,13 @@ def train(
     run1, run2 = config.stage in ("1", "both"), config.stage in ("2", "both")
     par: ParallelData | None = None
     ret: RetrievalData | None = None
-    if run1 or config.eval_rows:
-        if run1 or config.parallel_path is not None:
+    if run1:
+        par = load_parallel(config.parallel_path, config.langs, config.max_rows, config.eval_rows)
+    elif config.eval_rows:  # Stage 2 alone: the same held-out rows as Stage 1, when the data is there
+        try:
             par = load_parallel(config.parallel_path, config.langs, config.max_rows, config.eval_rows)
+        except MimoError:
+            par = None
     if run2:
         ret = load_retrieval(config.retrieval_path, config.langs, config.max_rows)
 
