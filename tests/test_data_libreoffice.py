@@ -44,6 +44,13 @@ def test_paragraph_id_maps_to_its_translation(help_units):
                                             "ja": "自動要約の作成"}
 
 
+def test_parallel_parsing_gives_the_same_units(help_units):
+    _, units = help_units
+    dirs = {"en": HELP / "en-US", "de": HELP / "de", "ja": HELP / "ja"}
+    assert list(iter_help_units_from(dirs, workers=1)) == units
+    assert [u.texts for u in iter_help_units_from(dirs, workers=2)] == [u.texts for u in units]
+
+
 def test_units_follow_english_document_order(help_units):
     _, units = help_units
     page = [u.unit_id.split("#")[1] for u in units if u.page_id == PAGE]

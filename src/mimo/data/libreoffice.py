@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -164,28 +166,37 @@ def _page_id(rel: str) -> str:
     return f"{HELP_SOURCE}:{rel.removesuffix('.html')}.xhp"
 
 
-def iter_help_units_from(lang_dirs: dict[str, Path], versions: dict[str, str] | None = None
-                         ) -> Iterator[AlignedUnit]:
+def parse_help_tree(lang_dir: Path, rels: Sequence[str]) -> dict[str, tuple[str, list]]:
+    """Parse the pages ``rels`` that exist under one language's help dir."""
+    return {rel: parse_help_page(lang_dir / rel) for rel in rels if (lang_dir / rel).exists()}
+
+
+def iter_help_units_from(lang_dirs: dict[str, Path], versions: dict[str, str] | None = None,
+                         workers: int | None = None) -> Iterator[AlignedUnit]:
     """Align help pages across ``lang_dirs`` ({iso: help/<locale> dir}, must include ``en``).
 
     Yields units in English document order: the page title, then headings, paragraphs and
     (at their bookmark anchors) single-keyword index entries. Units without any translation
-    are skipped.
+    are skipped. Languages are parsed in ``workers`` processes (default: up to 4 CPUs).
     """
     if "en" not in lang_dirs:
         raise MimoError("aligning LibreOffice help needs the English pages (libreoffice-help-en-us)")
     versions = versions or {}
     bookmarks = {lg: read_bookmarks(d / "bookmarks.js") if (d / "bookmarks.js").exists() else {}
                  for lg, d in lang_dirs.items()}
-    others = [lg for lg in lang_dirs if lg != "en"]
     en_root = lang_dirs["en"]
-    for path in sorted(en_root.glob("text/**/*.html")):
-        rel = path.relative_to(en_root).as_posix()
-        pages = {"en": parse_help_page(path)}
-        for lg in others:
-            if (p := lang_dirs[lg] / rel).exists():
-                pages[lg] = parse_help_page(p)
-        if len(pages) >= 2:
+    rels = [p.relative_to(en_root).as_posix() for p in sorted(en_root.glob("text/**/*.html"))]
+    langs = list(lang_dirs)
+    workers = min(workers or min(4, os.cpu_count() or 1), len(langs))
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            trees = dict(zip(langs, pool.map(parse_help_tree, [lang_dirs[lg] for lg in langs],
+                                             [rels] * len(langs)), strict=True))
+    else:
+        trees = {lg: parse_help_tree(lang_dirs[lg], rels) for lg in langs}
+    for rel in rels:
+        pages = {lg: trees[lg][rel] for lg in langs if rel in trees[lg]}
+        if "en" in pages and len(pages) >= 2:
             yield from _align_page(rel, pages, bookmarks, versions)
 
 
