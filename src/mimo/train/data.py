@@ -32,15 +32,37 @@ def _load(path: str | None, kind: str) -> Any:
     return loader()
 
 
-def _columns(ds: Any, kind: str, required: tuple[str, ...], max_rows: int | None) -> dict[str, list]:
+def _h(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def _sample_units(ds: Any, unit_col: str, max_rows: int) -> Any:
+    """At most ``max_rows`` rows, keeping whole units (all language versions of one ``unit_col``
+    value) in a seed-free, content-hash order, so a capped run sees every language, not the first
+    language of a sorted dataset."""
+    units = list(ds[unit_col])
+    rows_of: dict[str, list[int]] = {}
+    for i, u in enumerate(units):
+        rows_of.setdefault(u, []).append(i)
+    keep: list[int] = []
+    for u in sorted(rows_of, key=_h):
+        if len(keep) >= max_rows:
+            break
+        keep += rows_of[u]
+    return ds.select(sorted(keep))
+
+
+def _columns(
+    ds: Any, kind: str, required: tuple[str, ...], max_rows: int | None, unit_col: str | None = None
+) -> dict[str, list]:
     if hasattr(ds, "keys") and "train" in ds and not hasattr(ds, "column_names"):
         ds = ds["train"]
     names = list(getattr(ds, "column_names", []) or [])
     missing = [c for c in required if c not in names]
     if missing:
         raise InputError(f"{kind} dataset lacks field(s) {', '.join(missing)} (has: {', '.join(names)})")
-    if max_rows is not None:
-        ds = ds.select(range(min(max_rows, len(ds))))
+    if max_rows is not None and max_rows < len(ds):
+        ds = _sample_units(ds, unit_col, max_rows) if unit_col else ds.select(range(max_rows))
     cols = {c: list(ds[c]) for c in required if c in names}
     for c in ("source", "unit_id"):
         if c in names:
@@ -79,7 +101,7 @@ def load_parallel(
     path: str | None, langs: list[str] | None, max_rows: int | None, eval_rows: int
 ) -> ParallelData:
     """Parallel rows (en identity rows included), minus ``eval_rows`` held-out non-en units."""
-    cols = _columns(_load(path, "parallel"), "parallel", PARALLEL_COLUMNS, max_rows)
+    cols = _columns(_load(path, "parallel"), "parallel", PARALLEL_COLUMNS, max_rows, unit_col="english")
     rows = [
         (e, t, lg, uid)
         for e, t, lg, uid in zip(
@@ -91,10 +113,7 @@ def load_parallel(
     if not any(r[2] != "en" for r in rows):
         raise InputError(f"parallel dataset has no non-English rows after keeping languages {langs}")
     # held out by a hash of the English text, so all language versions of a unit leave together
-    def h(s: str) -> str:
-        return hashlib.sha256(s.encode()).hexdigest()
-
-    ranked = sorted({r[0] for r in rows if r[2] != "en"}, key=h)
+    ranked = sorted({r[0] for r in rows if r[2] != "en"}, key=_h)
     out_en = set(ranked[: max(0, min(eval_rows, len(ranked) // 4))])
     heldout = [(e, t, lg) for e, t, lg, _ in rows if e in out_en and lg != "en"][:eval_rows]
     train = [r for r in rows if r[0] not in out_en]
@@ -111,7 +130,7 @@ class RetrievalData:
 
 
 def load_retrieval(path: str | None, langs: list[str] | None, max_rows: int | None) -> RetrievalData:
-    cols = _columns(_load(path, "retrieval-train"), "retrieval-train", RETRIEVAL_COLUMNS, max_rows)
+    cols = _columns(_load(path, "retrieval-train"), "retrieval-train", RETRIEVAL_COLUMNS, max_rows, unit_col="pair_id")
     pairs: dict[str, dict[str, tuple[str, str]]] = {}
     for pid, lg, q, p in zip(cols["pair_id"], cols["lang"], cols["query"], cols["passage"], strict=True):
         if _keep(langs, lg):
