@@ -184,8 +184,7 @@ def test_resume_after_sigint_gives_the_same_final_weights(env, tmp_path, stop_at
 def test_projection_changes_during_stage1(env, tmp_path):
     c = cfg(env, tmp_path / "p", stage="1", projection_init="lstsq", stage1_steps=3)
     res = train(c)
-    from mimo.train.objectives import lstsq_projection as _  # noqa: F401 (the init it started from)
-
+    # the same lstsq start, (practically) not trained:
     fitted = train(cfg(env, tmp_path / "p0", stage="1", projection_init="lstsq", stage1_steps=1, lr=1e-12))
     a, b = load_file(str(res.out / "projection.safetensors")), load_file(str(fitted.out / "projection.safetensors"))
     assert not torch.allclose(a["weight"], b["weight"])
