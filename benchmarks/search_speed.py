@@ -78,7 +78,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def row(name: str, **kv: object) -> None:
-    print(f"  {name:<34}" + "  ".join(f"{k}={v}" for k, v in kv.items()))
+    print(f"  {name:<46}" + "  ".join(f"{k}={v}" for k, v in kv.items()))
 
 
 # ----------------------------------------------------------------------------- 1. index kinds

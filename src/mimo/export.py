@@ -90,6 +90,7 @@ def export_onnx(model: str, out: str | Path, opset: int = 17) -> Path:
                 opset_version=opset, dynamo=False,
             )
         tr.tokenizer.save_pretrained(str(tmp))
+        tmp.chmod(0o755)  # mkdtemp makes 0700
         atomic_write_json(tmp / EXPORT_FILE, {
             "format": "onnx", "source": str(model), "prompts": dict(st.prompts or {}),
             "max_seq_length": int(st.max_seq_length or 512),
@@ -181,6 +182,7 @@ def export_static(model: str, out: str | Path, pca_dims: int | None = 256,
     out_st = SentenceTransformer(modules=[emb, Normalize()], prompts=dict(st.prompts or {}), device="cpu")
     with atomic_dir(out) as tmp:
         out_st.save(str(tmp))
+        tmp.chmod(0o755)
         atomic_write_json(tmp / EXPORT_FILE, {
             "format": "static", "source": str(model), "prompts": dict(st.prompts or {}),
             "dim": int(weights.shape[1]), "vocab": int(weights.shape[0]), "pca_dims": pca_dims,
