@@ -383,3 +383,17 @@ def test_real_sentence_transformer_path(tmp_path):
     from mimo.evaluate.encode import model_fingerprint
 
     assert model_fingerprint(st) != r["fingerprint"]
+
+
+def test_encode_cache_concurrent_writers_do_not_clobber(tmp_path):
+    from mimo.evaluate.encode import EncodeCache
+
+    a = EncodeCache("fp", "query: ", 8, True, root=tmp_path)
+    b = EncodeCache("fp", "query: ", 8, True, root=tmp_path)  # opened before a writes: a second process
+    a.add(["h1", "h2"], np.array([[1.0, 0], [0, 1.0]]), [3, 4])
+    b.add(["h3"], np.array([[0.5, 0.5]]), [9])
+    a.add(["h4"], np.array([[2.0, 2.0]]), None)
+    c = EncodeCache("fp", "query: ", 8, True, root=tmp_path)
+    assert set(c.vecs) == {"h1", "h2", "h3", "h4"}
+    assert c.vecs["h3"].tolist() == [0.5, 0.5] and c.ntok == {"h1": 3, "h2": 4, "h3": 9}
+    assert EncodeCache("fp", "passage: ", 8, True, root=tmp_path).vecs == {}  # other prompt, other key

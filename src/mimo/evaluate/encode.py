@@ -1,8 +1,8 @@
 """Encoding with an on-disk cache keyed by (model fingerprint, prompt, max length, text hash).
 
 Re-running an evaluation after changing metrics, views or k re-encodes nothing. The cache lives
-under ``$MIMO_HOME/eval-cache/<key>/`` as append-only shards (``<n>.npy`` vectors, ``<n>.json``
-text hashes + token counts), each written atomically.
+under ``$MIMO_HOME/eval-cache/<key>/`` as append-only ``.npz`` shards (vectors, text hashes, token
+counts), each written atomically under a writer-unique name.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mimo.paths import atomic_write_bytes, atomic_write_json, home
+from mimo.paths import atomic_write_bytes, home
 
 
 def cache_root() -> Path:
@@ -77,42 +77,50 @@ class EncodeStats:
 
 
 class EncodeCache:
-    """Vectors and token counts for one (model, prompt, max length, normalisation) key."""
+    """Vectors and token counts for one (model, prompt, max length, normalisation) key.
+
+    Each ``add`` writes one self-contained ``.npz`` shard (vectors, text hashes, token counts, key)
+    under a name unique to the writer, in one atomic rename: concurrent evaluations sharing the
+    cache never overwrite or mismatch each other's shards; an unreadable shard is skipped.
+    """
 
     def __init__(self, fingerprint: str, prompt: str, max_len: int | None, normalize: bool, root: Path | None = None) -> None:
-        key = json.dumps([fingerprint, prompt, max_len, normalize])
-        self.dir = (root or cache_root()) / hashlib.sha256(key.encode()).hexdigest()[:24]
+        self._key = json.dumps([fingerprint, prompt, max_len, normalize])
+        self.dir = (root or cache_root()) / hashlib.sha256(self._key.encode()).hexdigest()[:24]
         self.vecs: dict[str, np.ndarray] = {}
         self.ntok: dict[str, int] = {}
-        self._shards = 0
         if self.dir.is_dir():
-            for meta in sorted(self.dir.glob("*.json")):
-                arr = self.dir / f"{meta.stem}.npy"
-                if not arr.is_file():
+            for shard in sorted(self.dir.glob("*.npz")):
+                try:
+                    with np.load(shard, allow_pickle=False) as z:
+                        if str(z["key"]) != self._key:
+                            continue
+                        vecs, hashes, ntok = z["vecs"], z["hashes"].tolist(), z["ntok"].tolist()
+                except (OSError, ValueError, KeyError):
                     continue
-                info = json.loads(meta.read_text())
-                if info.get("key") != json.loads(key):
-                    continue
-                data = np.load(arr)
-                for i, h in enumerate(info["hashes"]):
-                    self.vecs[h] = data[i]
-                    if info["ntok"] is not None:
-                        self.ntok[h] = info["ntok"][i]
-                self._shards = max(self._shards, int(meta.stem) + 1)
-        self._key = json.loads(key)
+                for i, h in enumerate(hashes):
+                    self.vecs[h] = vecs[i]
+                    if ntok:
+                        self.ntok[h] = ntok[i]
 
     def add(self, hashes: list[str], vecs: np.ndarray, ntok: list[int] | None) -> None:
         if not hashes:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        n = self._shards
-        self._shards += 1
         import io
+        import os
+        import time
+        import uuid
 
         buf = io.BytesIO()
-        np.save(buf, vecs.astype(np.float32))
-        atomic_write_bytes(self.dir / f"{n:06d}.npy", buf.getvalue())
-        atomic_write_json(self.dir / f"{n:06d}.json", {"key": self._key, "hashes": hashes, "ntok": ntok})
+        np.savez(
+            buf,
+            vecs=vecs.astype(np.float32),
+            hashes=np.asarray(hashes),
+            ntok=np.asarray(ntok if ntok is not None else [], dtype=np.int64),
+            key=np.asarray(self._key),
+        )
+        name = f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.npz"
+        atomic_write_bytes(self.dir / name, buf.getvalue())
         for i, h in enumerate(hashes):
             self.vecs[h] = vecs[i]
             if ntok is not None:
