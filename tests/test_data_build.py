@@ -177,6 +177,10 @@ def test_identical_build_is_reused_unless_forced(built):
     out, m = built
     again = build_all(config=_cfg(), out_dir=out)
     assert again.created == m.created
+    import shutil
+
+    shutil.rmtree(out / "mlir-dev")  # an incomplete build is rebuilt
+    assert build_all(config=_cfg(), out_dir=out).created >= m.created and (out / "mlir-dev").exists()
     forced = build_all(config=_cfg(), out_dir=out, force=True)
     assert forced.counts == m.counts and forced.splits == m.splits  # deterministic with the seed
 

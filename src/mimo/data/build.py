@@ -285,7 +285,8 @@ def build_all(
                                 sources=tuple(sources or SOURCES))
     out = Path(out_dir) if out_dir else data_dir()
     say = progress or (lambda _m: None)
-    if not force and (old := _load_manifest(out)) and old.config == _config_dict(cfg):
+    complete = all((out / name).exists() for name in OUTPUTS)
+    if not force and complete and (old := _load_manifest(out)) and old.config == _config_dict(cfg):
         say(f"up to date: {out} (use --force to rebuild)")
         return old
     t0 = time.time()
