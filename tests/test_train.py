@@ -121,8 +121,29 @@ def test_lstsq_projection_recovers_a_linear_map():
     s = torch.randn(50, 8, generator=g, dtype=torch.float64)
     w, b = torch.randn(5, 8, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)
     proj = torch.nn.Linear(8, 5)
-    assert lstsq_projection(proj, s.numpy(), (s @ w.T + b).numpy()) == pytest.approx(1.0)
+    scores = lstsq_projection(proj, s.numpy(), (s @ w.T + b).numpy(), ridge=0.0, heldout=0.2)
+    assert scores["lstsq_fit_cos"] == pytest.approx(1.0)
+    assert scores["lstsq_heldout_cos"] == pytest.approx(1.0)
     torch.testing.assert_close(proj.weight.double(), w, rtol=1e-4, atol=1e-4)
+
+
+def test_ridge_generalises_where_plain_lstsq_interpolates():
+    """Fewer texts than dims: the unregularised fit is perfect on its texts and worse on new ones."""
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(16, 64, generator=g, dtype=torch.float64)
+    s, s_new = torch.randn(40, 64, generator=g, dtype=torch.float64), torch.randn(200, 64, generator=g, dtype=torch.float64)
+    t = s @ w.T + 3.0 * torch.randn(40, 16, generator=g, dtype=torch.float64)
+
+    def new_cos(ridge: float) -> tuple[float, float]:
+        proj = torch.nn.Linear(64, 16).double()
+        fit = lstsq_projection(proj, s.numpy(), t.numpy(), ridge=ridge)["lstsq_fit_cos"]
+        with torch.no_grad():
+            return fit, float(torch.nn.functional.cosine_similarity(proj(s_new), s_new @ w.T).mean())
+
+    fit0, new0 = new_cos(1e-9)
+    fit1, new1 = new_cos(10.0)
+    assert fit0 == pytest.approx(1.0, abs=1e-6) and fit1 < fit0
+    assert new1 > new0
 
 
 # ---- end to end ---------------------------------------------------------------------------------

@@ -56,7 +56,8 @@ class TrainConfig:
     projection: bool = True
     projection_init: str = "random"
     init_projection: str | None = None  # Stage 2 alone: a Stage-1 projection.safetensors
-    lstsq_texts: int = 256
+    lstsq_texts: int = 2048  # > student_dim + 1, else the fit interpolates and generalises poorly
+    lstsq_ridge: float = 0.1
     freeze_embeddings: bool = False
     student_layers: int | None = None
     max_length: int = 128

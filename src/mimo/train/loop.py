@@ -459,11 +459,13 @@ def train(
     # ---- Stage 1 --------------------------------------------------------------------------
     if run1:
         if config.projection_init == "lstsq" and kd.projection is not None and ckpt is None:
-            texts = list(dict.fromkeys(par.english))[: config.lstsq_texts]
+            uniq = list(dict.fromkeys(par.english))  # a seeded sample over all sources, not the first N
+            pick = np.random.default_rng(config.seed).permutation(len(uniq))[: config.lstsq_texts]
+            texts = [uniq[i] for i in sorted(pick)]
             t_emb = np.stack(list(teacher.labels(texts, "query", say).values()))
             kw = {"prompt_name": qp} if qp in model.prompts else {}
             s_emb = model.encode(texts, convert_to_numpy=True, **kw)
-            result.final_losses["lstsq_fit_cos"] = lstsq_projection(kd.projection, s_emb, t_emb)
+            result.final_losses |= lstsq_projection(kd.projection, s_emb, t_emb, config.lstsq_ridge)
 
         def make1(batch: list[int]):
             feats = [_features(model, [par.translation[i] for i in batch], qp),

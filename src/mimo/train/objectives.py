@@ -35,17 +35,37 @@ def stage2_loss(model, config: TrainConfig, kd: EmbedDistillLoss | None) -> nn.M
     return MimoLoss(model, kd, config.effective_lambda, config.scale, config.mini_batch_size)
 
 
-def lstsq_projection(proj: nn.Linear, student_emb: np.ndarray, teacher_emb: np.ndarray) -> float:
-    """Set ``proj`` to the least-squares fit [S, 1] @ W = T; returns the fit's mean cosine."""
+def lstsq_projection(
+    proj: nn.Linear, student_emb: np.ndarray, teacher_emb: np.ndarray, ridge: float = 0.1, heldout: float = 0.1
+) -> dict[str, float]:
+    """Set ``proj`` to the ridge-regularised least-squares fit [S, 1] @ W = T.
+
+    A plain least-squares fit on fewer texts than ``student_dim + 1`` interpolates them exactly
+    (cosine 1.0 on the fit set) and generalises poorly (~0.4 cosine on unseen text, measured for
+    mE5-small -> MiniLM with 256 texts); ridge 0.1 on 2k texts gives ~0.7. The fit is scored on a
+    held-out ``heldout`` fraction first, then refitted on all texts. Returns both cosines.
+    """
     s = torch.as_tensor(student_emb, dtype=torch.float64)
     t = torch.as_tensor(teacher_emb, dtype=torch.float64)
     a = torch.cat([s, torch.ones(len(s), 1, dtype=s.dtype)], dim=1)
-    w = torch.linalg.lstsq(a, t, driver="gelsd").solution  # (ds + 1, dt), min-norm if underdetermined
+
+    def solve(a_: torch.Tensor, t_: torch.Tensor) -> torch.Tensor:
+        eye = torch.eye(a_.shape[1], dtype=a_.dtype)
+        return torch.linalg.solve(a_.T @ a_ + ridge * eye, a_.T @ t_)  # (ds + 1, dt)
+
+    def cos(w: torch.Tensor, a_: torch.Tensor, t_: torch.Tensor) -> float:
+        return float(nn.functional.cosine_similarity(a_ @ w, t_, dim=-1).mean())
+
+    n_out = int(len(s) * heldout)
+    scores = {}
+    if n_out >= 8:
+        scores["lstsq_heldout_cos"] = cos(solve(a[n_out:], t[n_out:]), a[:n_out], t[:n_out])
+    w = solve(a, t)
     with torch.no_grad():
         proj.weight.copy_(w[:-1].T.to(proj.weight.dtype))
         proj.bias.copy_(w[-1].to(proj.bias.dtype))
-    fit = a @ w
-    return float(nn.functional.cosine_similarity(fit, t, dim=-1).mean())
+    scores["lstsq_fit_cos"] = cos(w, a, t)
+    return scores
 
 
 def shrink_student(model, n_layers: int | None, freeze_embeddings: bool) -> dict[str, Any]:
