@@ -104,7 +104,9 @@ def train_cmd(
     for k, v in result.alignment.items():
         console.print(f"  alignment {k}: {v:.4f}")
     for k, v in result.mix.items():
-        console.print(f"  mix {k}: {v}")
+        counts = sorted(v.values())
+        console.print(f"  mix {k}: {sum(counts)} examples over {len(v)} languages/pairs "
+                      f"(min {counts[0]}, max {counts[-1]} each; full mix in train_summary.json)")
 
 
 @cache_app.command("build")
