@@ -98,10 +98,22 @@ class EncodeCache:
                         vecs, hashes, ntok = z["vecs"], z["hashes"].tolist(), z["ntok"].tolist()
                 except (OSError, ValueError, KeyError):
                     continue
-                for i, h in enumerate(hashes):
-                    self.vecs[h] = vecs[i]
-                    if ntok:
-                        self.ntok[h] = ntok[i]
+                self._put(hashes, vecs, ntok)
+            for meta in sorted(self.dir.glob("*.json")):  # shards of mimo <= 0.1.0 (.npy + .json pairs)
+                try:
+                    info = json.loads(meta.read_text())
+                    if json.dumps(info["key"]) == self._key:
+                        self._put(info["hashes"], np.load(self.dir / f"{meta.stem}.npy"), info["ntok"])
+                except (OSError, ValueError, KeyError):
+                    continue
+
+    def _put(self, hashes: list[str], vecs: np.ndarray, ntok: list[int] | None) -> None:
+        if len(hashes) != len(vecs) or (ntok and len(ntok) != len(hashes)):
+            return  # a damaged shard: ignore it (its texts are simply re-encoded)
+        for i, h in enumerate(hashes):
+            self.vecs[h] = vecs[i]
+            if ntok:
+                self.ntok[h] = ntok[i]
 
     def add(self, hashes: list[str], vecs: np.ndarray, ntok: list[int] | None) -> None:
         if not hashes:
@@ -121,10 +133,7 @@ class EncodeCache:
         )
         name = f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.npz"
         atomic_write_bytes(self.dir / name, buf.getvalue())
-        for i, h in enumerate(hashes):
-            self.vecs[h] = vecs[i]
-            if ntok is not None:
-                self.ntok[h] = ntok[i]
+        self._put(hashes, vecs, ntok)
 
 
 def encode_texts(
