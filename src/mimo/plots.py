@@ -51,7 +51,7 @@ def per_lang_bars(
 ) -> list[Path]:
     """Grouped bars: query language on x, one bar per model."""
     langs = sorted({lang for r in results for lang in r["views"].get(view, {}).get("per_lang", {})})
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(langs) * max(1, len(results)) + 2), 4))
+    fig, ax = plt.subplots(figsize=(min(14.0, max(5.0, 0.25 * len(langs) * max(1, len(results)) + 2)), 4))
     w = 0.8 / max(1, len(results))
     x = np.arange(len(langs))
     for i, r in enumerate(results):
