@@ -32,8 +32,8 @@ def _section(run: Path, out_dir: Path) -> tuple[list[str], list[Path]]:
         for r in results:
             e = r["encode"]
             md.append(
-                f"| {r['model']} | {r['dim']} | {r['max_seq_length']} | `{r['prompts']['query']}` | "
-                f"`{r['prompts']['passage']}` | {e['corpus']['n_truncated']} / {e['corpus']['n']} | "
+                f"| {r['model']} | {r['dim']} | {r['max_seq_length']} | {_code(r['prompts']['query'])} | "
+                f"{_code(r['prompts']['passage'])} | {e['corpus']['n_truncated']} / {e['corpus']['n']} | "
                 f"{e['queries']['seconds']:.1f} / {e['corpus']['seconds']:.1f} | {r['search_seconds']:.2f} |"
             )
         md.append("")
@@ -47,6 +47,10 @@ def _section(run: Path, out_dir: Path) -> tuple[list[str], list[Path]]:
     for f in figs:
         md.append(f"![{f.stem}]({os.path.relpath(f, out_dir)})\n")
     return md, figs
+
+
+def _code(s: str) -> str:
+    return f"`{s}`" if s else "–"
 
 
 def _md_to_html(md: str, figs: dict[str, Path]) -> str:
