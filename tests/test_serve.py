@@ -84,6 +84,21 @@ def test_validation_and_api_key(index_dir: Path, expected: dict) -> None:
         assert stats["count"] == 300 and stats["kind"] == "flat" and stats["queries"] >= 3
 
 
+def test_server_picks_up_committed_updates(index_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from mimo.index import Doc
+
+    live = tmp_path / "ix"
+    shutil.copytree(index_dir, live)
+    with TestClient(create_app(live)) as c:
+        assert c.post("/search", json={"query": "zebra zebra", "k": 1}).json()["results"][0][0]["id"] != "z"
+        SearchIndex.load(live).add([Doc("z", "zebra zebra", "en")])  # another writer commits
+        r = c.post("/search", json={"query": "zebra zebra", "k": 1}).json()
+        assert r["results"][0][0]["id"] == "z"
+        assert c.get("/stats").json()["count"] == 301
+
+
 # ----------------------------------------------------------------------------- real server process
 
 

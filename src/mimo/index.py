@@ -331,6 +331,25 @@ class SearchIndex:
                 docs[label] = Doc(**rec)
         return cls(path, manifest, index, docs, encoder)
 
+    def refresh(self) -> bool:
+        """Pick up a generation committed by another process (``mimo index add`` while serving).
+
+        Costs one ``stat`` when nothing changed; returns True when a newer generation was loaded.
+        """
+        mpath = self.path / "manifest.json"
+        try:
+            mtime = mpath.stat().st_mtime_ns
+        except FileNotFoundError:
+            return False
+        if mtime == getattr(self, "_mtime", None):
+            return False
+        self._mtime = mtime
+        if json.loads(mpath.read_text()).get("generation") == self.manifest.get("generation"):
+            return False
+        fresh = SearchIndex.load(self.path, self._encoder)
+        self._set(fresh.manifest, fresh.index, fresh.docs)
+        return True
+
     # -- searching
     def _selector(self, langs: Sequence[str] | None) -> Any:
         import faiss

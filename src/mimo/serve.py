@@ -173,6 +173,7 @@ class MicroBatcher:
                     j.future.set_result(r)
 
     def _run(self, jobs: list[_Job]) -> list[list[list[dict[str, Any]]]]:
+        self.index.refresh()  # serve updates committed by `mimo index add/delete` meanwhile
         texts = [q for j in jobs for q in j.queries]
         vecs = encode(self.index.encoder, texts, "query", batch_size=max(1, min(len(texts), 64)))
         spans, start = [], 0
