@@ -134,20 +134,24 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def flatten(row: Row, seed: int, bench: str, ev: dict, an: dict, train_s: float) -> dict[str, Any]:
-    pooled = ev["views"]["pooled"]["overall"]
-    per_lang = ev["views"]["pooled"]["per_lang"]
+    views = ev["views"]
+    pooled = views["pooled"]["overall"]
+    per_lang = views["pooled"]["per_lang"]
+    corpus = ev["encode"]["corpus"]
     return {
         "name": row.name, "objective": row.objective, "teacher": row.teacher, "lambda": row.lam,
         "seed": seed, "bench": bench if row.bench_view == "multilingual" else f"{bench} (en only)",
         "view": "pooled",
-        "ndcg@10": pooled.get("ndcg_cut_10"), "ndcg@20": pooled.get("ndcg_cut_20"),
-        "recall@100": pooled.get("recall_100"), "mrr@10": pooled.get("recip_rank_10"),
-        "cross-lingual ndcg@10": ev["views"].get("cross-lingual", {}).get("overall", {}).get("ndcg_cut_10"),
-        "multi-monolingual ndcg@10": ev["views"].get("multi-monolingual", {}).get("overall", {}).get("ndcg_cut_10"),
-        "worst-language ndcg@10": min((v.get("ndcg_cut_10", 1.0) for v in per_lang.values()), default=None),
+        "ndcg@10": pooled.get("nDCG@10"), "ndcg@20": pooled.get("nDCG@20"),
+        "recall@100": pooled.get("Recall@100"), "mrr@10": pooled.get("MRR@10"), "map@100": pooled.get("MAP@100"),
+        "cross-lingual ndcg@10": views.get("cross-lingual", {}).get("overall", {}).get("nDCG@10"),
+        "multi-monolingual ndcg@10": views.get("multi-monolingual", {}).get("overall", {}).get("nDCG@10"),
+        "worst-language ndcg@10": min((v["nDCG@10"] for v in per_lang.values() if "nDCG@10" in v), default=None),
         "bias": ev.get("bias", {}).get("overall"),
+        "agreement": ev.get("agreement", {}).get("mrc@10"),
         "alignment": an["alignment"], "uniformity": an["uniformity"],
-        "encode sentences/s": ev.get("encode", {}).get("sentences_per_s"),
+        "lang-id probe": an.get("probe", {}).get("accuracy"),
+        "encode sentences/s": (corpus["n_encoded"] / corpus["seconds"]) if corpus.get("n_encoded") else None,
         "train seconds": round(train_s, 1),
     }
 

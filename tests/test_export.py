@@ -43,6 +43,13 @@ def test_onnx_matches_torch_and_indexes(tiny: Path, tmp_path: Path) -> None:
     hits_onnx = build_index(str(out), docs, tmp_path / "ix1").search(TEXTS[:3], k=3)
     hits_torch = build_index(str(tiny), docs, tmp_path / "ix2", encoder=ref).search(TEXTS[:3], k=3)
     assert [[h.id for h in x] for x in hits_onnx] == [[h.id for h in x] for x in hits_torch]
+    # `mimo evaluate` takes the export dir like any model and scores it like the torch model
+    from mimo.evaluate import evaluate
+
+    bench = Path(__file__).parent / "fixtures" / "bench" / "tiny"
+    got = evaluate(str(out), bench, views=("pooled",), use_cache=False)["views"]["pooled"]["overall"]
+    want = evaluate(ref, bench, views=("pooled",), use_cache=False)["views"]["pooled"]["overall"]
+    assert got["nDCG@10"] == pytest.approx(want["nDCG@10"], abs=0.02)
 
 
 def test_static_export_loads_encodes_and_is_faster(tiny: Path, tmp_path: Path) -> None:

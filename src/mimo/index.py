@@ -162,17 +162,9 @@ def read_corpus(path: str | Path) -> list[Doc]:
 
 
 def load_encoder(model: str) -> Encoder:
-    """Load an encoder: exported ONNX dirs via mimo.export, everything else via mimo.models."""
-    from mimo.export import is_onnx_export, load_onnx_encoder
+    """Load an encoder (hub name, model dir, or a ``mimo export`` dir) via :func:`mimo.models.load_encoder`."""
+    from mimo.models import load_encoder as _load
 
-    if is_onnx_export(model):
-        return load_onnx_encoder(model)
-    try:
-        from mimo.models import load_encoder as _load
-    except ImportError:  # the models area not installed yet: plain sentence-transformers
-        from sentence_transformers import SentenceTransformer
-
-        return SentenceTransformer(str(model), device="cpu")
     return _load(str(model))
 
 

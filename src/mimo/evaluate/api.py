@@ -51,7 +51,7 @@ def resolve_encoder(model: Any) -> Any:
         return model
     p = Path(model).expanduser()
     if p.exists():
-        if not p.is_dir() or not any((p / f).is_file() for f in ("modules.json", "config.json")):
+        if not p.is_dir() or not any((p / f).is_file() for f in ("modules.json", "config.json", "mimo_export.json")):
             raise InputError(f"{p}: not a sentence-transformers model directory (no modules.json or config.json)")
     try:
         from mimo.models import load_encoder

@@ -114,8 +114,15 @@ def load_model(name_or_path: str | os.PathLike[str], device: str = "cpu") -> Sen
 
 
 def load_encoder(name_or_path: str | os.PathLike[str], device: str = "cpu") -> Encoder:
-    """Like :func:`load_model`, but also accepts the non-trainable baseline ``use-multilingual-v3``."""
-    spec = resolve(str(name_or_path)) if _local_path(str(name_or_path)) is None else None
+    """Like :func:`load_model`, but also accepts the non-trainable baseline ``use-multilingual-v3``
+    and ONNX exports written by ``mimo export`` (static exports are plain sentence-transformers dirs)."""
+    local = _local_path(str(name_or_path))
+    if local is not None:
+        from mimo.export import is_onnx_export, load_onnx_encoder
+
+        if is_onnx_export(local):
+            return load_onnx_encoder(local)
+    spec = resolve(str(name_or_path)) if local is None else None
     if spec is USE_M3:
         from mimo.models.use import USEEncoder
 
