@@ -7,8 +7,9 @@ Rows (see ``ROWS``): reference encoders (untrained student, USE-multilingual, th
 English-only benchmark = the anchor's ceiling, the teacher on the multilingual text), and trained
 students. Every trained row gets the same optimizer-step budget S1 + S2 on the same data and seed:
 
-* Stage-1 rows (``kd``: KD-only, ``mse``: make_multilingual) train S1 + S2 distillation steps;
-* MIMO and the λ sweep share one Stage-1 run (S1 steps) and add S2 Stage-2 steps with λ;
+* MIMO, KD-only (λ = 0) and the λ sweep share one Stage-1 run (S1 steps) and add S2 Stage-2 steps
+  with their λ (KD-only is thus S1 + S2 steps of distillation);
+* ``mse`` (make_multilingual) trains S1 + S2 Stage-1 steps with the MSE objective;
 * contrastive baselines (``xlco``, ``infonce``, ``lakda``) train S1 + S2 Stage-2 steps from the
   untrained student (they use no teacher).
 
@@ -30,7 +31,7 @@ RESULTS = Path(__file__).parent / "results"
 PROFILES = {
     # S1 / S2 optimizer steps; batch sizes; max length
     "tiny": dict(s1=4, s2=2, batch=8, max_length=48, max_rows=400),
-    "cpu": dict(s1=40, s2=8, batch=32, max_length=96, max_rows=None),
+    "cpu": dict(s1=30, s2=6, batch=32, max_length=64, max_rows=None),
     "paper": dict(s1=400, s2=100, batch=128, max_length=256, max_rows=None),
 }
 
@@ -61,26 +62,25 @@ def rows(teachers: list[str]) -> list[Row]:
         ]
     for t in [*teachers, "self"]:
         s1 = {"key": f"stage1-{t}", "stage": "1", "objective": "kd", "teacher": t}
+
+        def stage2(key: str, objective: str, lam: float, t: str = t, **kw: Any) -> dict[str, Any]:
+            return {"key": f"{key}-{t}", "stage": "2", "objective": objective, "lam": lam, "teacher": t, **kw}
+
+        # KD-only = Stage 1 + Stage 2 with lambda = 0: the same S1 + S2 steps, distillation only
         out += [
-            Row(f"KD-only (Stage 1) [{t}]", "kd", t, 0.0,
-                [{"key": f"kd-{t}", "stage": "1", "objective": "kd", "teacher": t, "steps": "s1+s2"}]),
-            Row(f"MIMO λ=0.2 [{t}]", "mimo", t, 0.2,
-                [s1, {"key": f"mimo-{t}", "stage": "2", "objective": "mimo", "lam": 0.2, "teacher": t}]),
+            Row(f"KD-only λ=0 [{t}]", "kd", t, 0.0, [s1, stage2("kd", "kd", 0.0)]),
+            Row(f"MIMO λ=0.2 [{t}]", "mimo", t, 0.2, [s1, stage2("mimo", "mimo", 0.2)]),
         ]
         if t == "self":
             continue
-        for lam in (0.0, 0.1, 0.5, 1.0):
-            out.append(Row(f"Stage 2 λ={lam} [{t}]", "mimo", t, lam,
-                           [s1, {"key": f"lam{lam}-{t}", "stage": "2", "objective": "mimo", "lam": lam,
-                                 "teacher": t}]))
+        out += [Row(f"Stage 2 λ={lam} [{t}]", "mimo", t, lam, [s1, stage2(f"lam{lam}", "mimo", lam)])
+                for lam in (0.1, 0.5, 1.0)]
         out.append(Row(f"MIMO adaptive λ [{t}]", "adaptive", t, 0.2,
-                       [s1, {"key": f"adaptive-{t}", "stage": "2", "objective": "mimo", "lam": 0.2,
-                             "lambda_schedule": "adaptive", "teacher": t}]))
+                       [s1, stage2("adaptive", "mimo", 0.2, lambda_schedule="adaptive")]))
         out.append(Row(f"MSE make_multilingual [{t}]", "mse", t, None,
                        [{"key": f"mse-{t}", "stage": "1", "objective": "mse", "teacher": t, "steps": "s1+s2"}]))
-    for obj in ("xlco", "infonce", "lakda"):
-        out.append(Row(f"{obj.upper() if obj != 'lakda' else 'LaKDA'}-only (from base)", obj, "-",
-                       1.0 if obj != "lakda" else None,
+    for obj, label in (("xlco", "XLCO-only"), ("infonce", "monolingual InfoNCE"), ("lakda", "LaKDA")):
+        out.append(Row(f"{label} (from base)", obj, "-", 1.0 if obj != "lakda" else None,
                        [{"key": f"{obj}-base", "stage": "2", "objective": obj, "steps": "s1+s2"}]))
     return out
 
@@ -90,12 +90,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from mimo.data.build import benchmark_dir, build_all
     from mimo.demo import train_or_reuse
     from mimo.evaluate import evaluate, load_benchmark
-    from mimo.evaluate.subsets import restrict_langs, translation_pairs
+    from mimo.evaluate.subsets import restrict_langs, subsample, translation_pairs
     from mimo.train import TrainConfig
 
     prof = PROFILES[args.profile]
     build_all()
     bench = load_benchmark(benchmark_dir(args.bench))
+    if args.bench_groups:  # a seeded sample: every language version of the sampled queries' gold docs + distractors
+        bench = subsample(bench, args.bench_groups, max_docs=args.bench_docs, seed=0)
     en_bench = restrict_langs(bench, ["en"])  # the English anchor's ceiling
     pairs = translation_pairs(benchmark_dir("mlir-dev"), 60, seed=0)  # held-out, never trained on
     flat: list[dict[str, Any]] = []
@@ -140,7 +142,7 @@ def flatten(row: Row, seed: int, bench: str, ev: dict, an: dict, train_s: float)
     corpus = ev["encode"]["corpus"]
     return {
         "name": row.name, "objective": row.objective, "teacher": row.teacher, "lambda": row.lam,
-        "seed": seed, "bench": bench if row.bench_view == "multilingual" else f"{bench} (en only)",
+        "seed": seed, "bench": ev["benchmark"]["name"],
         "view": "pooled",
         "ndcg@10": pooled.get("nDCG@10"), "ndcg@20": pooled.get("nDCG@20"),
         "recall@100": pooled.get("Recall@100"), "mrr@10": pooled.get("MRR@10"), "map@100": pooled.get("MAP@100"),
@@ -242,6 +244,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--teachers", nargs="+", default=["minilm"], choices=sorted(TEACHERS))
     ap.add_argument("--bench", default="mlir-test")
+    ap.add_argument("--bench-groups", type=int, help="evaluate on a seeded sample of this many query groups")
+    ap.add_argument("--bench-docs", type=int, help="... with at most this many documents (gold ones always kept)")
     ap.add_argument("--work", default="runs/quality")
     ap.add_argument("--only", nargs="*", help="run only rows whose name contains one of these")
     ap.add_argument("--out", default=str(RESULTS))
