@@ -88,10 +88,10 @@ def rows(teachers: list[str]) -> list[Row]:
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from mimo.analyze import analyze
     from mimo.data.build import benchmark_dir, build_all
-    from mimo.demo import train_or_reuse
     from mimo.evaluate import evaluate, load_benchmark
     from mimo.evaluate.subsets import restrict_langs, subsample, translation_pairs
     from mimo.train import TrainConfig
+    from mimo.train.runs import train_or_reuse
 
     prof = PROFILES[args.profile]
     build_all()

@@ -317,3 +317,20 @@ def test_stage2_alone_continues_from_a_stage1_dir_with_its_projection(env, tmp_p
     b = load_file(str(s2.out / "projection.safetensors"))
     torch.testing.assert_close(a["weight"], b["weight"], rtol=1e-6, atol=1e-9)
     assert "after_stage2" in s2.alignment and "initial" in s2.alignment
+
+
+def test_train_or_reuse_skips_an_identical_finished_run_only(env, tmp_path):
+    from mimo.train.runs import is_finished, train_or_reuse
+
+    c = cfg(env, tmp_path / "r", stage="1", stage1_steps=2)
+    assert not is_finished(c)
+    first = train_or_reuse(c, say=lambda m: None)
+    weights = tmp_path / "r" / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    said: list[str] = []
+    assert train_or_reuse(c, say=said.append) == first
+    assert weights.stat().st_mtime_ns == stamp and "reusing" in said[0]
+    changed = cfg(env, tmp_path / "r", stage="1", stage1_steps=2, seed=c.seed + 1)
+    assert not is_finished(changed)
+    train_or_reuse(changed, say=said.append)
+    assert weights.stat().st_mtime_ns != stamp

@@ -10,7 +10,6 @@ trained models whose config is unchanged), so a re-run is fast.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,35 +73,6 @@ def _train_config(cfg: DemoConfig, out: Path, **over: Any):
     return TrainConfig(out=str(out), **(base | over))
 
 
-def _trained(out: Path, tc) -> bool:
-    """A finished run with the same resolved config is reused instead of retrained."""
-    f = out / "train_config.yaml"
-    return f.is_file() and f.read_text() == tc.to_yaml()
-
-
-def train_or_reuse(tc, say: Say = print, label: str = "train") -> dict[str, Any]:
-    """Train ``tc`` unless ``tc.out`` already holds a finished run of the same config; return its summary."""
-    from mimo.train import train
-
-    out = Path(tc.out)
-    if _trained(out, tc):
-        say(f"[dim]{label}: reusing {out}[/]")
-        return json.loads((out / "train_summary.json").read_text())
-    t0 = time.perf_counter()
-    train(tc, progress=_step_printer(say, label))
-    say(f"{label}: trained in {time.perf_counter() - t0:.0f}s → {out}")
-    return json.loads((out / "train_summary.json").read_text())
-
-
-def _step_printer(say: Say, label: str):
-    def show(info) -> None:
-        if info.step == info.total or info.step % 5 == 0 or info.step == 1:
-            say(f"  {label} stage {info.stage} step {info.step}/{info.total} loss {info.loss:.4f} "
-                f"{info.pairs_per_s:.1f} pairs/s ETA {info.eta_s:.0f}s")
-
-    return show
-
-
 def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[str, Any]:
     """Run the whole demo; returns the summary that is also written to ``<out>/demo.json``."""
     from mimo.analyze import analyze_models
@@ -112,6 +82,7 @@ def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[s
     from mimo.models import fetch as fetch_model
     from mimo.plots import analysis_figures
     from mimo.report import build_report
+    from mimo.train.runs import train_or_reuse
 
     t0 = time.perf_counter()
     out = Path(cfg.out)

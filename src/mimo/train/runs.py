@@ -1,0 +1,43 @@
+"""Reuse finished runs: a model dir whose saved config equals the requested one is not retrained."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mimo.train.config import TrainConfig
+from mimo.train.loop import ProgressFn, train
+
+
+def is_finished(config: TrainConfig) -> bool:
+    """True when ``config.out`` holds a completed run of exactly this (resolved) config."""
+    f = Path(config.out) / "train_config.yaml"
+    return f.is_file() and (Path(config.out) / "train_summary.json").is_file() and f.read_text() == config.to_yaml()
+
+
+def train_or_reuse(
+    config: TrainConfig, say: Callable[[str], None] = print, label: str = "train", progress: ProgressFn | None = None
+) -> dict[str, Any]:
+    """Train ``config`` unless an identical finished run is in ``config.out``; return its summary."""
+    out = Path(config.out)
+    if is_finished(config):
+        say(f"{label}: reusing {out}")
+    else:
+        t0 = time.perf_counter()
+        train(config, progress=progress or step_printer(say, label))
+        say(f"{label}: trained in {time.perf_counter() - t0:.0f}s -> {out}")
+    return json.loads((out / "train_summary.json").read_text())
+
+
+def step_printer(say: Callable[[str], None], label: str, every: int = 5) -> ProgressFn:
+    """A progress callback that prints loss, throughput and ETA every ``every`` steps."""
+
+    def show(info) -> None:
+        if info.step in (1, info.total) or info.step % every == 0:
+            say(f"  {label} stage {info.stage} step {info.step}/{info.total} loss {info.loss:.4f} "
+                f"{info.pairs_per_s:.1f} pairs/s ETA {info.eta_s:.0f}s")
+
+    return show
