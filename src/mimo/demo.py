@@ -33,9 +33,9 @@ class DemoConfig:
     teacher: str = "sentence-transformers/all-MiniLM-L6-v2"
     bench: str = "mlir-dev"
     seed: int = 0
-    stage1_steps: int = 40
+    stage1_steps: int = 60
     stage1_batch_size: int = 32
-    stage2_steps: int = 8
+    stage2_steps: int = 12
     stage2_batch_size: int = 32
     max_length: int = 96
     freeze_embeddings: bool = True

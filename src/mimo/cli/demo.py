@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
     def demo(
         out: Path = typer.Option(Path("runs/demo"), help="Output dir (models, results, figures, report)."),
         config: Path | None = typer.Option(None, help="YAML with DemoConfig fields (overrides defaults)."),
-        stage1_steps: int | None = typer.Option(None, help="Stage-1 steps (default 40)."),
-        stage2_steps: int | None = typer.Option(None, help="Stage-2 steps per objective (default 8)."),
+        stage1_steps: int | None = typer.Option(None, help="Stage-1 steps (default 60)."),
+        stage2_steps: int | None = typer.Option(None, help="Stage-2 steps per objective (default 12)."),
         seed: int | None = typer.Option(None, help="Random seed."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
     ) -> None:
