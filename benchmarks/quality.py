@@ -31,7 +31,7 @@ RESULTS = Path(__file__).parent / "results"
 PROFILES = {
     # S1 / S2 optimizer steps; batch sizes; max length
     "tiny": dict(s1=4, s2=2, batch=8, max_length=48, max_rows=400),
-    "cpu": dict(s1=60, s2=12, batch=32, max_length=96, max_rows=None),
+    "cpu": dict(s1=40, s2=10, batch=32, max_length=96, max_rows=None),
     "paper": dict(s1=400, s2=100, batch=128, max_length=256, max_rows=None),
 }
 
