@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from mimo.data.types import AlignedUnit
+from mimo.data.types import AlignedUnit, aligned_by_key
 from mimo.langs import TARGET_LANGS, normalize_lang
 
 PACKAGE = "installation-guide-amd64"
@@ -154,18 +154,7 @@ def iter_units_from(
                 if tr_order[: len(order)] == order:
                     per_lang[iso] = tr_units
         page_id = en_page.stem
-        for key in order:
-            if key not in en_units:
-                continue
-            kind, en = en_units[key]
-            texts = {"en": en}
-            for iso, tr_units in per_lang.items():
-                tr = tr_units.get(key)
-                if tr and tr[1] != en:
-                    texts[iso] = tr[1]
-            if len(texts) > 1:
-                uid = f"{SOURCE}:{page_id}#{key}"
-                yield AlignedUnit(SOURCE, page_id, uid, kind, texts, {PACKAGE: version})
+        yield from aligned_by_key(SOURCE, page_id, order, en_units, per_lang, {PACKAGE: version})
 
 
 def iter_units(langs: Sequence[str] = TARGET_LANGS) -> Iterator[AlignedUnit]:

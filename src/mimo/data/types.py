@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 #: Unit kinds. Query-like kinds become retrieval queries; passage-like kinds become passages.
@@ -27,3 +28,27 @@ class AlignedUnit:
     kind: str
     texts: dict[str, str] = field(hash=False)
     package_versions: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+def aligned_by_key(
+    source: str,
+    page_id: str,
+    order: Sequence[str],
+    en_units: Mapping[str, tuple[str, str]],
+    per_lang: Mapping[str, Mapping[str, tuple[str, str]]],
+    package_versions: dict[str, str],
+) -> Iterator[AlignedUnit]:
+    """Units of one page aligned by a structural key: ``en_units[key] = (kind, text)`` and the same
+    keys in each language's ``per_lang[iso]``. A translation equal to the English text (an
+    untranslated leftover) is dropped; a unit with no translation at all is not yielded."""
+    for key in order:
+        if key not in en_units:
+            continue
+        kind, en = en_units[key]
+        texts = {"en": en}
+        for iso, tr_units in per_lang.items():
+            tr = tr_units.get(key)
+            if tr and tr[1] != en:
+                texts[iso] = tr[1]
+        if len(texts) > 1:
+            yield AlignedUnit(source, page_id, f"{source}:{page_id}#{key}", kind, texts, dict(package_versions))
