@@ -51,12 +51,16 @@ TEACHERS = {"minilm": "sentence-transformers/all-MiniLM-L6-v2", "mpnet": "senten
 
 
 def rows(teachers: list[str]) -> list[Row]:
-    out = [
+    """Reference rows, then the paper's comparison (MIMO and every baseline), then the λ sweep,
+    the adaptive schedule and the ``--teacher self`` controls (in that order, so a run cut short
+    still has the headline comparison)."""
+    refs = [
         Row("untrained mE5-small", "reference", "-", encoder="intfloat/multilingual-e5-small"),
         Row("USE-multilingual v3", "reference", "-", encoder="use-multilingual-v3"),
     ]
+    head, sweep, controls = [], [], []
     for t in teachers:
-        out += [
+        refs += [
             Row(f"teacher {t} (English-only bench)", "reference", t, encoder=TEACHERS[t], bench_view="english-only"),
             Row(f"teacher {t} (multilingual)", "reference", t, encoder=TEACHERS[t]),
         ]
@@ -67,25 +71,25 @@ def rows(teachers: list[str]) -> list[Row]:
             return {"key": f"{key}-{t}", "stage": "2", "objective": objective, "lam": lam, "teacher": t, **kw}
 
         # KD-only = Stage 1 + Stage 2 with lambda = 0: the same S1 + S2 steps, distillation only
-        out += [
-            Row(f"KD-only λ=0 [{t}]", "kd", t, 0.0, [s1, stage2("kd", "kd", 0.0)]),
-            Row(f"MIMO λ=0.2 [{t}]", "mimo", t, 0.2, [s1, stage2("mimo", "mimo", 0.2)]),
-        ]
+        pair = [Row(f"KD-only λ=0 [{t}]", "kd", t, 0.0, [s1, stage2("kd", "kd", 0.0)]),
+                Row(f"MIMO λ=0.2 [{t}]", "mimo", t, 0.2, [s1, stage2("mimo", "mimo", 0.2)])]
         if t == "self":
+            controls += pair
             continue
-        out += [Row(f"Stage 2 λ={lam} [{t}]", "mimo", t, lam, [s1, stage2(f"lam{lam}", "mimo", lam)])
-                for lam in (0.1, 0.5, 1.0)]
-        out.append(Row(f"MIMO adaptive λ [{t}]", "adaptive", t, 0.2,
-                       [s1, stage2("adaptive", "mimo", 0.2, lambda_schedule="adaptive")]))
-        out.append(Row(f"MSE make_multilingual [{t}]", "mse", t, None,
-                       [{"key": f"mse-{t}", "stage": "1", "objective": "mse", "teacher": t, "steps": "s1+s2"}]))
+        head += pair
+        head.append(Row(f"MSE make_multilingual [{t}]", "mse", t, None,
+                        [{"key": f"mse-{t}", "stage": "1", "objective": "mse", "teacher": t, "steps": "s1+s2"}]))
+        sweep += [Row(f"Stage 2 λ={lam} [{t}]", "mimo", t, lam, [s1, stage2(f"lam{lam}", "mimo", lam)])
+                  for lam in (0.1, 0.5, 1.0)]
+        sweep.append(Row(f"MIMO adaptive λ [{t}]", "adaptive", t, 0.2,
+                         [s1, stage2("adaptive", "mimo", 0.2, lambda_schedule="adaptive")]))
     for obj, label in (("xlco", "XLCO-only"), ("infonce", "monolingual InfoNCE"), ("lakda", "LaKDA")):
-        out.append(Row(f"{label} (from base)", obj, "-", 1.0 if obj != "lakda" else None,
-                       [{"key": f"{obj}-base", "stage": "2", "objective": obj, "steps": "s1+s2"}]))
-    return out
+        head.append(Row(f"{label} (from base)", obj, "-", 1.0 if obj != "lakda" else None,
+                        [{"key": f"{obj}-base", "stage": "2", "objective": obj, "steps": "s1+s2"}]))
+    return refs + head + sweep + controls
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
     from mimo.analyze import analyze
     from mimo.data.build import benchmark_dir, build_all
     from mimo.evaluate import evaluate, load_benchmark
@@ -132,6 +136,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             flat.append(flatten(row, seed, args.bench, ev, an, train_s))
             print(json.dumps({k: flat[-1][k] for k in ("name", "seed", "ndcg@10", "alignment", "uniformity")}))
             sys.stdout.flush()
+            write_outputs(flat, Path(args.out), command, quiet=True)  # a long run leaves usable results as it goes
     return flat
 
 
@@ -209,7 +214,7 @@ def targets(summary: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def write_outputs(flat: list[dict[str, Any]], out: Path, command: str) -> None:
+def write_outputs(flat: list[dict[str, Any]], out: Path, command: str, quiet: bool = False, final: bool = False) -> None:
     from mimo.paths import atomic_write_json, atomic_write_text
     from mimo.plots import alignment_uniformity_plane
 
@@ -230,12 +235,14 @@ def write_outputs(flat: list[dict[str, Any]], out: Path, command: str) -> None:
         md.append("| " + " | ".join(cells) + " |")
     md += ["", "Targets:", *[f"- {t}" for t in targets(summary)], "", f"Command: `{command}`"]
     atomic_write_text(out / "quality.md", "\n".join(md) + "\n")
-    with open(out / "commands.txt", "a") as f:
-        f.write(command + "\n")
+    if final:
+        with open(out / "commands.txt", "a") as f:
+            f.write(command + "\n")
     pts = [(r["name"], r["alignment"], r["uniformity"]) for r in summary
            if r["alignment"] is not None and r["objective"] != "reference" or r["name"].startswith("untrained")]
     alignment_uniformity_plane(pts, out / "alignment-uniformity")
-    print("\n".join(md))
+    if not quiet:
+        print("\n".join(md))
 
 
 def main() -> None:
@@ -250,8 +257,9 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="run only rows whose name contains one of these")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
-    flat = run(args)
-    write_outputs(flat, Path(args.out), "python " + " ".join(sys.argv))
+    command = "python " + " ".join(sys.argv)
+    flat = run(args, command)
+    write_outputs(flat, Path(args.out), command, final=True)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ class TrainResult:
     final_losses: dict[str, float]
     seconds: float
     alignment: dict[str, float] = field(default_factory=dict)
+    heldout_kd: dict[str, float] = field(default_factory=dict)  # Stage-1 loss on held-out pairs
     mix: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -226,6 +227,22 @@ def alignment(model, rows: list[tuple[str, str, str]], prompt_name: str) -> floa
     en = model.encode([r[0] for r in rows], normalize_embeddings=True, convert_to_numpy=True, **kw)
     xx = model.encode([r[1] for r in rows], normalize_embeddings=True, convert_to_numpy=True, **kw)
     return float(((en - xx) ** 2).sum(1).mean())
+
+
+def heldout_kd(model, kd, rows: list[tuple[str, str, str]], labels: dict[str, np.ndarray], prompt_name: str) -> float:
+    """The Stage-1 objective on held-out pairs: mean(1 - cos(W s(x) + b, t(x_en))) over both the
+    translation and the English side (the projection is the identity when the loss has none)."""
+    if not rows or kd is None:
+        return float("nan")
+    kw = {"prompt_name": prompt_name} if prompt_name in model.prompts else {}
+    texts = [r[1] for r in rows] + [r[0] for r in rows]
+    with torch.no_grad():
+        s = model.encode(texts, convert_to_tensor=True, **kw).float()
+        proj = getattr(kd, "projection", None)
+        if proj is not None:
+            s = proj(s.to(next(proj.parameters()).dtype)).float()
+        t = torch.as_tensor(np.stack([labels[r[0]] for r in rows] * 2)).float()
+        return float((1 - torch.nn.functional.cosine_similarity(s, t, dim=-1)).mean())
 
 
 def _features(model, texts: list[str], prompt_name: str) -> dict[str, Any]:
@@ -467,6 +484,10 @@ def train(
             s_emb = model.encode(texts, convert_to_numpy=True, **kw)
             result.final_losses |= lstsq_projection(kd.projection, s_emb, t_emb, config.lstsq_ridge)
 
+        if heldout:
+            labels_h = teacher.labels([r[0] for r in heldout], "query")
+            result.heldout_kd["initial"] = heldout_kd(model, kd, heldout, labels_h, qp)
+
         def make1(batch: list[int]):
             feats = [_features(model, [par.translation[i] for i in batch], qp),
                      _features(model, [par.english[i] for i in batch], qp)]
@@ -482,6 +503,9 @@ def train(
 
             save_model(kd.projection, str(out / "projection-stage1.safetensors"))
         if heldout:
+            result.heldout_kd["after_stage1"] = heldout_kd(model, kd, heldout, labels_h, qp)
+            say(f"held-out distillation loss: {result.heldout_kd['initial']:.4f} -> "
+                f"{result.heldout_kd['after_stage1']:.4f}")
             result.alignment["after_stage1"] = alignment(model, heldout, qp)
             say(f"alignment after stage 1: {result.alignment['after_stage1']:.4f}")
 
@@ -538,7 +562,8 @@ def train(
         atomic_write_text(tmp / "train_log.jsonl", log_text)
         summary = {
             "steps": result.steps, "final_losses": result.final_losses, "seconds": result.seconds,
-            "alignment": result.alignment, "mix": result.mix, "teacher_id": teacher.id if teacher else None,
+            "alignment": result.alignment, "heldout_kd": result.heldout_kd,
+            "mix": result.mix, "teacher_id": teacher.id if teacher else None,
             "teacher_dim": teacher_dim, "student_surgery": surgery,
             "dropped_pairs_without_en": ret.dropped_without_en if ret else 0,
             "loss": (loss2 or kd).get_config_dict() if (loss2 or kd) is not None else None,
