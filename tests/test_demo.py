@@ -20,21 +20,21 @@ from mimo.demo import DemoConfig, run_demo
 def tiny_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     cfg = DemoConfig(
-        out=str(out), stage1_steps=8, stage1_batch_size=16, stage2_steps=2, stage2_batch_size=8,
-        max_length=48, max_rows=400, bench_groups=12, bench_docs=150, analysis_pairs_per_lang=8,
+        out=str(out), stage1_steps=16, stage1_batch_size=32, stage1_lr=2e-4, stage2_steps=2, stage2_batch_size=8,
+        max_length=48, bench_groups=12, bench_docs=150, analysis_pairs_per_lang=8,
     )
     return cfg, run_demo(cfg, say=lambda m: None, progress=False)
 
 
 def test_stage1_lowers_distillation_loss_and_improves_alignment(tiny_demo):
+    """Measured on held-out translation pairs (never trained on), not on noisy training batches."""
     cfg, summary = tiny_demo
     text = (Path(cfg.out) / "stage1" / "train_log.jsonl").read_text()
-    log = [json.loads(line) for line in text.splitlines() if line.strip()]
-    losses = [r["loss"] for r in log if r.get("stage") == 1 and "loss" in r]
+    losses = [json.loads(line)["loss"] for line in text.splitlines() if line.strip()]
     assert len(losses) == cfg.stage1_steps
-    head, tail = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
-    assert tail < head, f"stage-1 loss did not fall: {losses}"
-    al = summary["training"]["stage1 (kd)"]["alignment"]
+    s1 = summary["training"]["stage1 (kd)"]
+    kd, al = s1["heldout_kd"], s1["alignment"]
+    assert kd["after_stage1"] < kd["initial"], kd
     assert al["after_stage1"] < al["initial"], al
 
 

@@ -37,6 +37,8 @@ class DemoConfig:
     stage1_batch_size: int = 32
     stage2_steps: int = 12
     stage2_batch_size: int = 32
+    stage1_lr: float = 1e-4  # the paper's Stage-1 learning rate
+    stage2_lr: float = 2e-5  # the paper's Stage-2 learning rate
     max_length: int = 96
     freeze_embeddings: bool = True
     projection_init: str = "lstsq"
@@ -67,7 +69,7 @@ def _train_config(cfg: DemoConfig, out: Path, **over: Any):
     base = dict(
         student=cfg.student, teacher=cfg.teacher, seed=cfg.seed, max_length=cfg.max_length,
         freeze_embeddings=cfg.freeze_embeddings, projection_init=cfg.projection_init,
-        batch_size=cfg.stage1_batch_size, stage1_steps=cfg.stage1_steps,
+        batch_size=cfg.stage1_batch_size, stage1_steps=cfg.stage1_steps, lr=cfg.stage1_lr, stage2_lr=cfg.stage2_lr,
         stage2_batch_size=cfg.stage2_batch_size, stage2_steps=cfg.stage2_steps, max_rows=cfg.max_rows,
     )
     return TrainConfig(out=str(out), **(base | over))
