@@ -193,8 +193,7 @@ def targets(summary: list[dict[str, Any]]) -> list[str]:
     if not mimo:
         return lines
     m = mimo["ndcg@10"]
-    trained = [r for r in summary if r["objective"] not in ("reference",) and r["name"] != mimo["name"]
-               and "λ=" not in r["name"] and "adaptive" not in r["name"]]
+    trained = [r for r in summary if r["objective"] in ("kd", "xlco", "infonce", "lakda", "mse") and r["teacher"] != "self"]
     if trained:
         best = max(trained, key=lambda r: r["ndcg@10"] or 0)
         d = 100 * (m - best["ndcg@10"])
