@@ -97,7 +97,8 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
     from mimo.train import TrainConfig
     from mimo.train.runs import train_or_reuse
 
-    prof = PROFILES[args.profile]
+    prof = PROFILES[args.profile] | {k: v for k, v in (("s1", args.s1), ("s2", args.s2)) if v is not None}
+    sets = parse_sets(args.set)
     build_all()
     bench = load_benchmark(benchmark_dir(args.bench))
     if args.bench_groups:  # a seeded sample: every language version of the sampled queries' gold docs + distractors
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
                 )
                 if step["stage"] == "2" and model:
                     over["init_projection"] = str(Path(model) / "projection.safetensors")
-                train_or_reuse(TrainConfig(**(over | step)), say=print, label=key)
+                train_or_reuse(TrainConfig(**(over | sets | step)), say=print, label=key)
                 model = over["out"]
             train_s = time.perf_counter() - t0
             b = en_bench if row.bench_view == "english-only" else bench
@@ -138,6 +139,21 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
             sys.stdout.flush()
             write_outputs(flat, Path(args.out), command, quiet=True)  # a long run leaves usable results as it goes
     return flat
+
+
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    """``--set stage2_lr=1e-4 lam=0.5`` -> TrainConfig overrides for every trained step (values as YAML)."""
+    import yaml
+
+    from mimo.train import TrainConfig
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in TrainConfig.__dataclass_fields__:
+            raise SystemExit(f"--set {item!r}: expected FIELD=VALUE with FIELD a TrainConfig field")
+        out[key] = yaml.safe_load(value)
+    return out
 
 
 def flatten(row: Row, seed: int, bench: str, ev: dict, an: dict, train_s: float) -> dict[str, Any]:
@@ -255,6 +271,9 @@ def main() -> None:
     ap.add_argument("--work", default="runs/quality")
     ap.add_argument("--only", nargs="*", help="run only rows whose name contains one of these")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--s1", type=int, help="override the profile's Stage-1 steps")
+    ap.add_argument("--s2", type=int, help="override the profile's Stage-2 steps")
+    ap.add_argument("--set", nargs="*", metavar="FIELD=VALUE", help="TrainConfig overrides for every trained step")
     args = ap.parse_args()
     command = "python " + " ".join(sys.argv)
     flat = run(args, command)

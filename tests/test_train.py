@@ -196,9 +196,15 @@ def test_resume_after_sigint_gives_the_same_final_weights(env, tmp_path, stop_at
     assert (tmp_path / "run" / "checkpoint.pt").exists()
     with pytest.raises(MimoError, match="unfinished run"):
         train(c)
-    res = train(c, resume=True)
-    assert_same(weights(ref.out), weights(res.out))
-    log = [json.loads(x) for x in (res.out / "train_log.jsonl").read_text().splitlines()]
+    from mimo.train.runs import can_resume, train_or_reuse
+
+    assert not can_resume(cfg(env, tmp_path / "run", lambda_schedule="adaptive", projection_init="lstsq", seed=c.seed + 1))
+    assert can_resume(c)
+    said: list[str] = []
+    train_or_reuse(c, say=said.append)  # what a long benchmark does after a kill: resume, not restart or fail
+    assert "resuming" in said[0]
+    assert_same(weights(ref.out), weights(tmp_path / "run"))
+    log = [json.loads(x) for x in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
     assert [(r["stage"], r["step"]) for r in log] == [(1, i) for i in range(1, 7)] + [(2, i) for i in range(1, 5)]
 
 

@@ -18,16 +18,36 @@ def is_finished(config: TrainConfig) -> bool:
     return f.is_file() and (Path(config.out) / "train_summary.json").is_file() and f.read_text() == config.to_yaml()
 
 
+def can_resume(config: TrainConfig) -> bool:
+    """True when ``config.out`` holds an interrupted run (a checkpoint) of exactly this config."""
+    import torch
+
+    from mimo.train.loop import CKPT
+
+    f = Path(config.out) / CKPT
+    if not f.is_file():
+        return False
+    try:
+        saved = torch.load(f, weights_only=False, map_location="cpu").get("config")
+    except Exception:  # a torn checkpoint: not resumable, train() reports it
+        return False
+    return saved is not None and TrainConfig.from_dict(saved).to_yaml() == config.to_yaml()
+
+
 def train_or_reuse(
     config: TrainConfig, say: Callable[[str], None] = print, label: str = "train", progress: ProgressFn | None = None
 ) -> dict[str, Any]:
-    """Train ``config`` unless an identical finished run is in ``config.out``; return its summary."""
+    """Train ``config`` unless an identical finished run is in ``config.out`` (an interrupted one of
+    the same config is resumed from its checkpoint); return its summary."""
     out = Path(config.out)
     if is_finished(config):
         say(f"{label}: reusing {out}")
     else:
         t0 = time.perf_counter()
-        train(config, progress=progress or step_printer(say, label))
+        resume = can_resume(config)
+        if resume:
+            say(f"{label}: resuming the interrupted run in {out}")
+        train(config, progress=progress or step_printer(say, label), resume=resume)
         say(f"{label}: trained in {time.perf_counter() - t0:.0f}s -> {out}")
     return json.loads((out / "train_summary.json").read_text())
 
