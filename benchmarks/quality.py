@@ -77,6 +77,10 @@ def rows(teachers: list[str]) -> list[Row]:
             controls += pair
             continue
         head += pair
+        # the Stage-1/Stage-2 split of the same S1 + S2 steps, tuned on mlir-dev (benchmarks/results/tuning-dev.md)
+        head.append(Row(f"MIMO λ=0.2, 20% Stage 1 (split tuned on mlir-dev) [{t}]", "mimo", t, 0.2,
+                        [{"key": f"stage1-{t}-share0.2", "stage": "1", "objective": "kd", "teacher": t, "share": 0.2},
+                         stage2("mimo-share0.2", "mimo", 0.2, share=0.8)]))
         head.append(Row(f"MSE make_multilingual [{t}]", "mse", t, None,
                         [{"key": f"mse-{t}", "stage": "1", "objective": "mse", "teacher": t, "steps": "s1+s2"}]))
         sweep += [Row(f"Stage 2 λ={lam} [{t}]", "mimo", t, lam, [s1, stage2(f"lam{lam}", "mimo", lam)])
@@ -105,7 +109,9 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
         bench = subsample(bench, args.bench_groups, max_docs=args.bench_docs, seed=0)
     en_bench = restrict_langs(bench, ["en"])  # the English anchor's ceiling
     pairs = translation_pairs(benchmark_dir("mlir-dev"), 60, seed=0)  # held-out, never trained on
-    flat: list[dict[str, Any]] = []
+    # rows measured by earlier invocations into the same --out are kept (a row measured again replaces them)
+    old = Path(args.out) / "quality.json"
+    flat: list[dict[str, Any]] = [] if args.fresh or not old.is_file() else json.loads(old.read_text())
     for seed in args.seeds:
         for row in rows(args.teachers):
             if row.objective == "reference" and seed != args.seeds[0]:
@@ -118,6 +124,9 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
                 step = dict(step)
                 key = step.pop("key")
                 steps = prof["s1"] + prof["s2"] if step.pop("steps", None) == "s1+s2" else None
+                if (share := step.pop("share", None)) is not None:  # this fraction of the S1 + S2 steps
+                    first = round((prof["s1"] + prof["s2"]) * (share if step["stage"] == "1" else 1 - share))
+                    steps = first if step["stage"] == "1" else prof["s1"] + prof["s2"] - first
                 teacher = step.pop("teacher", "minilm")
                 over = dict(
                     out=str(Path(args.work) / f"seed{seed}" / key), seed=seed,
@@ -134,8 +143,13 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
             b = en_bench if row.bench_view == "english-only" else bench
             ev = evaluate(model, b, progress=False, label=row.name)
             an = analyze(model, pairs, label=row.name)
-            flat.append(flatten(row, seed, args.bench, ev, an, train_s))
-            print(json.dumps({k: flat[-1][k] for k in ("name", "seed", "ndcg@10", "alignment", "uniformity")}))
+            new = flatten(row, seed, args.bench, ev, an, train_s)
+            same = [i for i, r in enumerate(flat) if (r["name"], r["seed"], r["bench"]) == (new["name"], seed, new["bench"])]
+            if same:
+                flat[same[0]] = new
+            else:
+                flat.append(new)
+            print(json.dumps({k: new[k] for k in ("name", "seed", "ndcg@10", "alignment", "uniformity")}))
             sys.stdout.flush()
             write_outputs(flat, Path(args.out), command, quiet=True)  # a long run leaves usable results as it goes
     return flat
@@ -202,30 +216,33 @@ def summarize(flat: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def targets(summary: list[dict[str, Any]]) -> list[str]:
-    """The issue's targets, each stated with the measured margin."""
+    """The issue's targets, each stated with the measured margin, for the paper's MIMO row and the
+    split tuned on mlir-dev."""
     by = {r["name"]: r for r in summary}
     lines = []
-    mimo = by.get("MIMO λ=0.2 [minilm]")
-    if not mimo:
-        return lines
-    m = mimo["ndcg@10"]
     trained = [r for r in summary if r["objective"] in ("kd", "xlco", "infonce", "lakda", "mse") and r["teacher"] != "self"]
-    if trained:
-        best = max(trained, key=lambda r: r["ndcg@10"] or 0)
-        d = 100 * (m - best["ndcg@10"])
-        lines.append(f"MIMO vs best trained baseline ({best['name']}): {d:+.2f} nDCG@10 points "
-                     f"({'met' if d >= 1 else 'MISSED'}: target >= +1)")
-    if (s := by.get("MIMO λ=0.2 [self]")):
-        d = 100 * (m - s["ndcg@10"])
-        lines.append(f"MIMO vs its --teacher self control: {d:+.2f} points ({'met' if d > 0 else 'MISSED'})")
-    if (u := by.get("untrained mE5-small")):
-        d = 100 * (mimo["cross-lingual ndcg@10"] - u["cross-lingual ndcg@10"])
-        lines.append(f"cross-lingual nDCG@10 vs untrained: {d:+.2f} points ({'met' if d > 0 else 'MISSED'})")
-        d = mimo["bias"] - u["bias"]
-        lines.append(f"language bias vs untrained: {d:+.4f} ({'met' if abs(mimo['bias']) < abs(u['bias']) else 'MISSED'})")
-    if (e := by.get("teacher minilm (English-only bench)")):
-        ratio = m / e["ndcg@10"]
-        lines.append(f"MIMO / teacher English-only nDCG@10: {ratio:.1%} ({'met' if ratio >= 0.9 else 'MISSED'}: target >= 90%)")
+    for mimo in [r for r in summary if r["name"].startswith("MIMO λ=0.2") and r["teacher"] == "minilm"]:
+        m, who = mimo["ndcg@10"], mimo["name"]
+        if trained:
+            best = max(trained, key=lambda r: r["ndcg@10"] or 0)
+            d = 100 * (m - best["ndcg@10"])
+            lines.append(f"{who} vs best trained baseline ({best['name']}): {d:+.2f} nDCG@10 points "
+                         f"({'met' if d >= 1 else 'MISSED'}: target >= +1)")
+        if (s := by.get("MIMO λ=0.2 [self]")) and who == "MIMO λ=0.2 [minilm]":
+            d = 100 * (m - s["ndcg@10"])
+            spread = max((r.get("ndcg@10 spread") or 0) for r in (mimo, s))
+            lines.append(f"{who} vs its --teacher self control: {d:+.2f} points, seed spread {100 * spread:.2f} "
+                         f"({'met' if d > 0 else 'MISSED'})")
+        if (u := by.get("untrained mE5-small")):
+            d = 100 * (mimo["cross-lingual ndcg@10"] - u["cross-lingual ndcg@10"])
+            lines.append(f"{who}: cross-lingual nDCG@10 vs untrained: {d:+.2f} points ({'met' if d > 0 else 'MISSED'})")
+            d = mimo["bias"] - u["bias"]
+            lines.append(f"{who}: language bias vs untrained: {d:+.4f} "
+                         f"({'met' if abs(mimo['bias']) < abs(u['bias']) else 'MISSED'})")
+        if (e := by.get("teacher minilm (English-only bench)")):
+            ratio = m / e["ndcg@10"]
+            lines.append(f"{who} / teacher English-only nDCG@10: {ratio:.1%} "
+                         f"({'met' if ratio >= 0.9 else 'MISSED'}: target >= 90%)")
     return lines
 
 
@@ -271,6 +288,7 @@ def main() -> None:
     ap.add_argument("--work", default="runs/quality")
     ap.add_argument("--only", nargs="*", help="run only rows whose name contains one of these")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--fresh", action="store_true", help="drop the rows earlier runs left in --out")
     ap.add_argument("--s1", type=int, help="override the profile's Stage-1 steps")
     ap.add_argument("--s2", type=int, help="override the profile's Stage-2 steps")
     ap.add_argument("--set", nargs="*", metavar="FIELD=VALUE", help="TrainConfig overrides for every trained step")

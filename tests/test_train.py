@@ -76,6 +76,19 @@ def test_config_round_trips_yaml_and_rejects_unknown_fields(tmp_path):
         TrainConfig(langs=["xx"]).validate()
 
 
+def test_config_reads_yaml_numbers_without_a_dot_as_numbers(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("stage2_lr: 1e-4\nlr: 3e-5\nstage1_steps: 40\nlam: 1\n")  # PyYAML: "1e-4" is a string
+    c = TrainConfig.from_yaml(p)
+    assert (c.stage2_lr, c.lr, c.stage1_steps, c.lam) == (1e-4, 3e-5, 40, 1.0)
+    assert isinstance(c.stage2_lr, float) and isinstance(c.lam, float)
+    p.write_text("lr: fast\n")
+    with pytest.raises(InputError, match="'lr': 'fast' is not a number"):
+        TrainConfig.from_yaml(p)
+    with pytest.raises(InputError, match="stage1_steps.*whole number"):
+        TrainConfig(stage1_steps=2.5).validate()
+
+
 def test_example_configs_are_valid():
     for path in sorted(Path(__file__).parents[1].glob("configs/*.yaml")):
         TrainConfig.from_yaml(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
+        self._coerce_numbers()
         checks = [
             ("objective", self.objective, OBJECTIVES),
             ("stage", str(self.stage), STAGES),
@@ -95,6 +97,22 @@ class TrainConfig:
 
             self.langs = [check_lang(code, "config field 'langs'") for code in self.langs]
         return self
+
+    def _coerce_numbers(self) -> None:
+        """Numbers given as strings become numbers: PyYAML reads ``1e-4`` (no dot) as the string
+        "1e-4", which would otherwise fail deep inside the optimizer."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            kind = next((t for t in (bool, int, float) if t in typing.get_args(hints[f.name]) or hints[f.name] is t), None)
+            value = getattr(self, f.name)
+            if kind in (int, float) and value is not None and not isinstance(value, bool):
+                try:
+                    number = kind(float(value)) if kind is int else float(value)
+                except (TypeError, ValueError):
+                    raise InputError(f"config field {f.name!r}: {value!r} is not a number") from None
+                if kind is int and number != float(value):
+                    raise InputError(f"config field {f.name!r}: {value!r} is not a whole number")
+                setattr(self, f.name, number)
 
     @property
     def steps1(self) -> int:

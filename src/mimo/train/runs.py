@@ -40,6 +40,7 @@ def train_or_reuse(
     """Train ``config`` unless an identical finished run is in ``config.out`` (an interrupted one of
     the same config is resumed from its checkpoint); return its summary."""
     out = Path(config.out)
+    config.validate()  # compare the resolved config (numbers coerced) with the saved one
     if is_finished(config):
         say(f"{label}: reusing {out}")
     else:
