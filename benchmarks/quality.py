@@ -270,7 +270,7 @@ def write_outputs(flat: list[dict[str, Any]], out: Path, command: str, quiet: bo
     if final:
         with open(out / "commands.txt", "a") as f:
             f.write(command + "\n")
-    pts = [(r["name"], r["alignment"], r["uniformity"]) for r in summary
+    pts = [(f"{r['name']}: nDCG@10 {r['ndcg@10']:.3f}", r["alignment"], r["uniformity"]) for r in summary
            if r["alignment"] is not None and r["objective"] != "reference" or r["name"].startswith("untrained")]
     alignment_uniformity_plane(pts, out / "alignment-uniformity")
     if not quiet:
