@@ -230,8 +230,9 @@ def targets(summary: list[dict[str, Any]]) -> list[str]:
                          f"({'met' if d >= 1 else 'MISSED'}: target >= +1)")
         if (s := by.get("MIMO λ=0.2 [self]")) and who == "MIMO λ=0.2 [minilm]":
             d = 100 * (m - s["ndcg@10"])
-            spread = max((r.get("ndcg@10 spread") or 0) for r in (mimo, s))
-            lines.append(f"{who} vs its --teacher self control: {d:+.2f} points, seed spread {100 * spread:.2f} "
+            spreads = [r["ndcg@10 spread"] for r in (mimo, s) if r.get("ndcg@10 spread") is not None]
+            spread = f"seed spread (max - min) up to {100 * max(spreads):.2f}" if spreads else "one seed, no spread"
+            lines.append(f"{who} vs its --teacher self control: {d:+.2f} points, {spread} "
                          f"({'met' if d > 0 else 'MISSED'})")
         if (u := by.get("untrained mE5-small")):
             d = 100 * (mimo["cross-lingual ndcg@10"] - u["cross-lingual ndcg@10"])
