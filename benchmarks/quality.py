@@ -57,6 +57,9 @@ def rows(teachers: list[str]) -> list[Row]:
     refs = [
         Row("untrained mE5-small", "reference", "-", encoder="intfloat/multilingual-e5-small"),
         Row("USE-multilingual v3", "reference", "-", encoder="use-multilingual-v3"),
+        # the student's own English ceiling: what the --teacher self control anchors to
+        Row("untrained mE5-small (English-only bench)", "reference", "self", encoder="intfloat/multilingual-e5-small",
+            bench_view="english-only"),
     ]
     head, sweep, controls = [], [], []
     for t in teachers:
@@ -272,7 +275,7 @@ def write_outputs(flat: list[dict[str, Any]], out: Path, command: str, quiet: bo
         with open(out / "commands.txt", "a") as f:
             f.write(command + "\n")
     pts = [(f"{r['name']}: nDCG@10 {r['ndcg@10']:.3f}", r["alignment"], r["uniformity"]) for r in summary
-           if r["alignment"] is not None and r["objective"] != "reference" or r["name"].startswith("untrained")]
+           if r["alignment"] is not None and r["objective"] != "reference" or r["name"] == "untrained mE5-small"]
     alignment_uniformity_plane(pts, out / "alignment-uniformity")
     if not quiet:
         print("\n".join(md))
