@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -11,8 +13,10 @@ from rich.console import Console
 
 from mimo.errors import MimoError
 
-console = Console()
-err_console = Console(stderr=True)
+# piped or logged output (no terminal, no COLUMNS) gets room for the wide tables instead of rich's 80
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
