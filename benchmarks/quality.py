@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -297,7 +298,7 @@ def main() -> None:
     ap.add_argument("--s2", type=int, help="override the profile's Stage-2 steps")
     ap.add_argument("--set", nargs="*", metavar="FIELD=VALUE", help="TrainConfig overrides for every trained step")
     args = ap.parse_args()
-    command = "python " + " ".join(sys.argv)
+    command = "python " + shlex.join(sys.argv)
     flat = run(args, command)
     write_outputs(flat, Path(args.out), command, final=True)
 
