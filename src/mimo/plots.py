@@ -35,10 +35,13 @@ def save(fig: Any, stem: str | Path) -> list[Path]:
 
 def alignment_uniformity_plane(points: Sequence[tuple[str, float, float]], stem: str | Path) -> list[Path]:
     """One labelled point per (model/stage/lambda): x = alignment, y = uniformity (both lower = better)."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    for label, al, un in points:
-        ax.scatter(al, un, s=40)
-        ax.annotate(label, (al, un), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    numbered = len(points) > 8  # many points: number them and name them in a legend, labels would overlap
+    fig, ax = plt.subplots(figsize=(11.0, 5.5) if numbered else (5.5, 4.5))
+    for i, (label, al, un) in enumerate(points, 1):
+        ax.scatter(al, un, s=40, label=f"{i}. {label}" if numbered else None)
+        ax.annotate(str(i) if numbered else label, (al, un), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    if numbered:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     ax.set_xlabel("alignment  (mean ||f(x_en) - f(x_xx)||², lower = better)")
     ax.set_ylabel("uniformity  (log E exp(-2||f(a)-f(b)||²), lower = better)")
     ax.set_title("Alignment vs uniformity")
