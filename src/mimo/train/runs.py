@@ -27,11 +27,11 @@ def can_resume(config: TrainConfig) -> bool:
     f = Path(config.out) / CKPT
     if not f.is_file():
         return False
-    try:
+    try:  # a torn checkpoint or one from an older config schema is not resumable; train() reports it
         saved = torch.load(f, weights_only=False, map_location="cpu").get("config")
-    except Exception:  # a torn checkpoint: not resumable, train() reports it
+        return saved is not None and TrainConfig.from_dict(saved).to_yaml() == config.to_yaml()
+    except Exception:
         return False
-    return saved is not None and TrainConfig.from_dict(saved).to_yaml() == config.to_yaml()
 
 
 def train_or_reuse(
