@@ -84,7 +84,7 @@ def rows(teachers: list[str]) -> list[Row]:
         # the Stage-1/Stage-2 split of the same S1 + S2 steps, tuned on mlir-dev (benchmarks/results/tuning-dev.md)
         head.append(Row(f"MIMO λ=0.2, 20% Stage 1 (split tuned on mlir-dev) [{t}]", "mimo", t, 0.2,
                         [{"key": f"stage1-{t}-share0.2", "stage": "1", "objective": "kd", "teacher": t, "share": 0.2},
-                         stage2("mimo-share0.2", "mimo", 0.2, share=0.8)]))
+                         stage2("mimo-share0.2", "mimo", 0.2, share=0.2)]))
         head.append(Row(f"MSE make_multilingual [{t}]", "mse", t, None,
                         [{"key": f"mse-{t}", "stage": "1", "objective": "mse", "teacher": t, "steps": "s1+s2"}]))
         sweep += [Row(f"Stage 2 λ={lam} [{t}]", "mimo", t, lam, [s1, stage2(f"lam{lam}", "mimo", lam)])
@@ -128,9 +128,9 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
                 step = dict(step)
                 key = step.pop("key")
                 steps = prof["s1"] + prof["s2"] if step.pop("steps", None) == "s1+s2" else None
-                if (share := step.pop("share", None)) is not None:  # this fraction of the S1 + S2 steps
-                    first = round((prof["s1"] + prof["s2"]) * (share if step["stage"] == "1" else 1 - share))
-                    steps = first if step["stage"] == "1" else prof["s1"] + prof["s2"] - first
+                if (share := step.pop("share", None)) is not None:  # Stage 1 gets this fraction of the S1 + S2 steps
+                    total = prof["s1"] + prof["s2"]
+                    steps = round(total * share) if step["stage"] == "1" else total - round(total * share)
                 teacher = step.pop("teacher", "minilm")
                 over = dict(
                     out=str(Path(args.work) / f"seed{seed}" / key), seed=seed,
