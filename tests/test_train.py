@@ -219,6 +219,43 @@ def test_resume_after_sigint_gives_the_same_final_weights(env, tmp_path, stop_at
     assert_same(weights(ref.out), weights(tmp_path / "run"))
     log = [json.loads(x) for x in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
     assert [(r["stage"], r["step"]) for r in log] == [(1, i) for i in range(1, 7)] + [(2, i) for i in range(1, 5)]
+    # the held-out figures are those of the uninterrupted run, "initial" included (from the untrained student)
+    got, want = (json.loads((d / "train_summary.json").read_text()) for d in (tmp_path / "run", ref.out))
+    for key in ("alignment", "heldout_kd"):
+        assert got[key].keys() == want[key].keys() == {"initial", "after_stage1", "after_stage2"}
+        assert got[key] == pytest.approx(want[key], abs=1e-6)
+
+
+@pytest.mark.parametrize("objective", ["kd", "mse"])
+def test_heldout_figures_are_the_training_loss_on_heldout_pairs(env, objective):
+    """alignment = mean ||n(en) - n(xx)||^2; kd = the Stage-1 loss module's value, written out by hand."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from mimo.train.loop import heldout_figures
+    from mimo.train.objectives import kd_loss
+
+    student = SentenceTransformer(str(env["student"]))
+    rows = tiny_parallel().select(range(6))
+    rows = [(r["english"], r["translation"], r["lang"]) for r in rows if r["lang"] != "en"]
+    dim = 48 if objective == "kd" else student.get_embedding_dimension()
+    kd = kd_loss(student, TrainConfig(objective=objective), dim)
+    t = {r[0]: np.random.default_rng(i).normal(size=dim).astype(np.float32) for i, r in enumerate(rows)}
+    got = heldout_figures(student, kd, rows, t, "query")
+
+    en = student.encode([r[0] for r in rows], convert_to_tensor=True, prompt_name="query")
+    xx = student.encode([r[1] for r in rows], convert_to_tensor=True, prompt_name="query")
+    n = torch.nn.functional.normalize
+    assert got["alignment"] == pytest.approx(float(((n(en, dim=-1) - n(xx, dim=-1)) ** 2).sum(-1).mean()), rel=1e-5)
+    tt = torch.as_tensor(np.stack([t[r[0]] for r in rows]))
+    with torch.no_grad():
+        if objective == "kd":
+            w, b = kd.projection.weight, kd.projection.bias
+            want = sum((1 - torch.cosine_similarity(s @ w.T + b, tt, dim=-1)).mean() for s in (xx, en)) / 2
+        else:
+            want = sum(((s - tt) ** 2).mean() for s in (xx, en)) / 2
+    assert got["kd"] == pytest.approx(float(want), rel=1e-4)
+    assert heldout_figures(student, None, rows, t, "query").keys() == {"alignment"}
 
 
 def test_projection_changes_during_stage1(env, tmp_path):
@@ -349,7 +386,29 @@ def test_train_or_reuse_skips_an_identical_finished_run_only(env, tmp_path):
     said: list[str] = []
     assert train_or_reuse(c, say=said.append) == first
     assert weights.stat().st_mtime_ns == stamp and "reusing" in said[0]
+    # a run saved before a field existed (its default keeps the old behaviour) is still this run
+    saved = tmp_path / "r" / "train_config.yaml"
+    saved.write_text("\n".join(x for x in saved.read_text().splitlines() if not x.startswith("stage1_prompt:")))
+    assert is_finished(c)
     changed = cfg(env, tmp_path / "r", stage="1", stage1_steps=2, seed=c.seed + 1)
     assert not is_finished(changed)
+    assert not is_finished(cfg(env, tmp_path / "r", stage="1", stage1_steps=2, stage1_prompt="both"))
     train_or_reuse(changed, say=said.append)
     assert weights.stat().st_mtime_ns != stamp
+
+
+def test_stage1_prompt_both_alternates_query_and_passage_steps(env, tmp_path):
+    from mimo.train.loop import stage1_roles
+
+    assert stage1_roles("both", 5) == ["query", "passage", "query", "passage", "query"]
+    assert stage1_roles("passage", 2) == ["passage", "passage"]
+    cache = tmp_path / "cache"
+    c = cfg(env, tmp_path / "b", stage="1", stage1_steps=4, stage1_prompt="both", teacher_cache=str(cache),
+            teacher_query_prompt="q: ", teacher_passage_prompt="p: ", eval_rows=0)
+    res = train(c)
+    assert res.steps["stage1"] == 4
+    # the teacher labelled the English side twice: with its query prompt and, for the passage steps,
+    # with its passage prompt (one cache namespace each)
+    assert len(list(cache.glob("*/meta.json"))) == 2
+    with pytest.raises(InputError, match="stage1_prompt"):
+        cfg(env, tmp_path / "x", stage1_prompt="docs")

@@ -16,6 +16,7 @@ OBJECTIVES = ("mimo", "kd", "xlco", "infonce", "lakda", "mse")
 STAGES = ("1", "2", "both")
 SCHEDULES = ("constant", "linear", "adaptive")
 PROJECTION_INITS = ("random", "lstsq")
+STAGE1_PROMPTS = ("query", "passage", "both")
 
 
 @dataclass
@@ -27,8 +28,9 @@ class TrainConfig:
     teacher: str = "sentence-transformers/all-MiniLM-L6-v2"  # or "self"
     teacher_query_prompt: str = ""
     teacher_passage_prompt: str = ""
-    query_prompt_name: str = "query"  # student prompts (also used for Stage-1 texts)
+    query_prompt_name: str = "query"  # student prompts
     passage_prompt_name: str = "passage"
+    stage1_prompt: str = "query"  # Stage-1 texts as: query | passage | both (alternating steps)
     stage: str = "both"
     objective: str = "mimo"
     # data: None = the foundation's datasets under $MIMO_HOME (mimo.data.build.load_*)
@@ -80,6 +82,7 @@ class TrainConfig:
             ("stage", str(self.stage), STAGES),
             ("lambda_schedule", self.lambda_schedule, SCHEDULES),
             ("projection_init", self.projection_init, PROJECTION_INITS),
+            ("stage1_prompt", self.stage1_prompt, STAGE1_PROMPTS),
         ]
         for name, value, allowed in checks:
             if value not in allowed:

@@ -219,30 +219,49 @@ class _Teacher:
         return dict(zip(uniq, emb, strict=True))
 
 
-def alignment(model, rows: list[tuple[str, str, str]], prompt_name: str) -> float:
-    """Mean ||f(en) - f(xx)||^2 of unit-normalised student embeddings (lower = more aligned)."""
+def heldout_figures(
+    model, kd, rows: list[tuple[str, str, str]], labels: dict[str, np.ndarray] | None, prompt_name: str
+) -> dict[str, float]:
+    """Cross-lingual alignment and (with ``kd`` and teacher ``labels``) the Stage-1 loss on held-out
+    ``(en, xx, lang)`` rows, from one encoding of each side.
+
+    ``alignment`` = mean ||f(en) - f(xx)||^2 of unit-normalised student embeddings (lower = more
+    aligned). ``kd`` = the training loss module itself on columns (xx, en), both against t(en):
+    mean(1 - cos(W s + b, t)) for the cosine distillation, MSE for make_multilingual."""
+    from mimo.analyze import alignment
+
     if not rows:
-        return float("nan")
+        return {}
     kw = {"prompt_name": prompt_name} if prompt_name in model.prompts else {}
-    en = model.encode([r[0] for r in rows], normalize_embeddings=True, convert_to_numpy=True, **kw)
-    xx = model.encode([r[1] for r in rows], normalize_embeddings=True, convert_to_numpy=True, **kw)
-    return float(((en - xx) ** 2).sum(1).mean())
-
-
-def heldout_kd(model, kd, rows: list[tuple[str, str, str]], labels: dict[str, np.ndarray], prompt_name: str) -> float:
-    """The Stage-1 objective on held-out pairs: mean(1 - cos(W s(x) + b, t(x_en))) over both the
-    translation and the English side (the projection is the identity when the loss has none)."""
-    if not rows or kd is None:
-        return float("nan")
-    kw = {"prompt_name": prompt_name} if prompt_name in model.prompts else {}
-    texts = [r[1] for r in rows] + [r[0] for r in rows]
     with torch.no_grad():
-        s = model.encode(texts, convert_to_tensor=True, **kw).float()
-        proj = getattr(kd, "projection", None)
-        if proj is not None:
-            s = proj(s.to(next(proj.parameters()).dtype)).float()
-        t = torch.as_tensor(np.stack([labels[r[0]] for r in rows] * 2)).float()
-        return float((1 - torch.nn.functional.cosine_similarity(s, t, dim=-1)).mean())
+        en = model.encode([r[0] for r in rows], convert_to_tensor=True, **kw).float()
+        xx = model.encode([r[1] for r in rows], convert_to_tensor=True, **kw).float()
+        out = {"alignment": alignment(en.cpu().numpy(), xx.cpu().numpy())}
+        if kd is None or labels is None:
+            return out
+        t = torch.as_tensor(np.stack([labels[r[0]] for r in rows])).float().to(en.device)
+        if hasattr(kd, "compute_loss_from_embeddings"):
+            value = kd.compute_loss_from_embeddings([xx, en], [t, t])
+        else:  # a loss without the embeddings entry point (MSELoss): its forward re-encodes
+            feats = [_features(model, [r[1] for r in rows], prompt_name), _features(model, [r[0] for r in rows], prompt_name)]
+            feats = [{k: v.to(model.device) if torch.is_tensor(v) else v for k, v in f.items()} for f in feats]
+            value = kd(feats, t)
+    return out | {"kd": float(value)}
+
+
+def stage1_roles(mode: str, steps: int) -> list[str]:
+    """The prompt role of each Stage-1 step: all ``query``, all ``passage``, or ``both`` alternating
+    (query on even steps), so the passage-prompted space the documents live in is distilled too."""
+    if mode == "both":
+        return ["query" if i % 2 == 0 else "passage" for i in range(steps)]
+    return [mode] * steps
+
+
+def _record_heldout(result: TrainResult, when: str, figures: dict[str, float]) -> None:
+    if "alignment" in figures:
+        result.alignment[when] = figures["alignment"]
+    if "kd" in figures:
+        result.heldout_kd[when] = figures["kd"]
 
 
 def _features(model, texts: list[str], prompt_name: str) -> dict[str, Any]:
@@ -266,7 +285,7 @@ def _run_stage(
     model,
     loss,
     batches: list,
-    make_batch: Callable[[Any], tuple[list[dict[str, Any]], torch.Tensor | None]],
+    make_batch: Callable[[Any, int], tuple[list[dict[str, Any]], torch.Tensor | None]],
     lr: float,
     config: TrainConfig,
     out: Path,
@@ -294,7 +313,7 @@ def _run_stage(
             "projection": _projection_state(loss), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(), "rng": _rng_state(),
             "lambda": schedule.state_dict() if schedule else None, "config": config.to_dict(),
-        }
+        } | (extra_state() if extra_state else {})
         _save_ckpt(out / CKPT, state)
 
     rank, world = dist_info()
@@ -302,7 +321,7 @@ def _run_stage(
     t0, total = time.perf_counter(), len(batches)
     with _signals_to_flag(flag):
         for step in range(start, total):
-            feats, labels = make_batch(batches[step][rank::world])
+            feats, labels = make_batch(batches[step][rank::world], step)
             if schedule is not None and hasattr(loss, "lam"):
                 loss.lam = schedule.value(step)
             opt.zero_grad(set_to_none=True)
@@ -424,7 +443,9 @@ def train(
         if not batches1:
             raise MimoError(f"stage 1: {len(par.lang)} rows cannot fill one batch of {config.batch_size}")
         result.mix["stage1"] = dict(sorted(mix.items()))
-        labels1 = teacher.labels([par.english[i] for b in batches1 for i in b], "query", say)
+        roles1 = stage1_roles(config.stage1_prompt, len(batches1))
+        labels1 = {role: teacher.labels([par.english[i] for b, r in zip(batches1, roles1, strict=True) if r == role
+                                         for i in b], role, say) for role in sorted(set(roles1))}
     if run2:
         pair_langs = {pid: set(v) for pid, v in ret.pairs.items()}
         lengths = {pid: len(v["en"][1]) for pid, v in ret.pairs.items()}
@@ -465,8 +486,23 @@ def train(
         log_f.flush()
 
     heldout = par.heldout if par else []
-    if heldout:
-        result.alignment["initial"] = alignment(model, heldout, qp)
+
+    def figures() -> dict[str, Any]:  # checkpointed: a resumed run reports the figures it measured before
+        return {"heldout": {"alignment": dict(result.alignment), "heldout_kd": dict(result.heldout_kd)}}
+
+    labels_h = teacher.labels([r[0] for r in heldout], "query") if heldout and teacher else None
+    # the projection fit and the initial figures come from the untrained student, so they are
+    # redone identically (deterministic) when resuming, before the checkpoint's weights load
+    if run1 and config.projection_init == "lstsq" and kd.projection is not None:
+        uniq = list(dict.fromkeys(par.english))  # a seeded sample over all sources, not the first N
+        pick = np.random.default_rng(config.seed).permutation(len(uniq))[: config.lstsq_texts]
+        texts = [uniq[i] for i in sorted(pick)]
+        t_emb = np.stack(list(teacher.labels(texts, "query", say).values()))
+        kw = {"prompt_name": qp} if qp in model.prompts else {}
+        s_emb = model.encode(texts, convert_to_numpy=True, **kw)
+        result.final_losses |= lstsq_projection(kd.projection, s_emb, t_emb, config.lstsq_ridge)
+    if heldout:  # Stage 1 starts from this loss (after the projection fit); Stage 2 alone: alignment only
+        _record_heldout(result, "initial", heldout_figures(model, kd if run1 else None, heldout, labels_h, qp))
         say(f"alignment on {len(heldout)} held-out pairs: {result.alignment['initial']:.4f}")
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -475,38 +511,33 @@ def train(
 
     # ---- Stage 1 --------------------------------------------------------------------------
     if run1:
-        if config.projection_init == "lstsq" and kd.projection is not None and ckpt is None:
-            uniq = list(dict.fromkeys(par.english))  # a seeded sample over all sources, not the first N
-            pick = np.random.default_rng(config.seed).permutation(len(uniq))[: config.lstsq_texts]
-            texts = [uniq[i] for i in sorted(pick)]
-            t_emb = np.stack(list(teacher.labels(texts, "query", say).values()))
-            kw = {"prompt_name": qp} if qp in model.prompts else {}
-            s_emb = model.encode(texts, convert_to_numpy=True, **kw)
-            result.final_losses |= lstsq_projection(kd.projection, s_emb, t_emb, config.lstsq_ridge)
 
-        if heldout:
-            labels_h = teacher.labels([r[0] for r in heldout], "query")
-            result.heldout_kd["initial"] = heldout_kd(model, kd, heldout, labels_h, qp)
+        def make1(batch: list[int], step: int):
+            role = roles1[step]
+            prompt = qp if role == "query" else pp
+            feats = [_features(model, [par.translation[i] for i in batch], prompt),
+                     _features(model, [par.english[i] for i in batch], prompt)]
+            return feats, torch.as_tensor(np.stack([labels1[role][par.english[i]] for i in batch]))
 
-        def make1(batch: list[int]):
-            feats = [_features(model, [par.translation[i] for i in batch], qp),
-                     _features(model, [par.english[i] for i in batch], qp)]
-            return feats, torch.as_tensor(np.stack([labels1[par.english[i]] for i in batch]))
-
-        if not (ckpt is not None and (ckpt["stage"] == 2 or ckpt["done"])):
+        stage1_ran = not (ckpt is not None and (ckpt["stage"] == 2 or ckpt["done"]))
+        if stage1_ran:
             state = ckpt if ckpt is not None and ckpt["stage"] == 1 else None
             result.final_losses |= {f"stage1_{k}": v for k, v in _run_stage(
-                1, model, kd, batches1, make1, config.lr, config, out, log, progress, state).items()}
+                1, model, kd, batches1, make1, config.lr, config, out, log, progress, state, None, figures).items()}
         result.steps["stage1"] = len(batches1)
         if main and kd.projection is not None and not (out / "projection-stage1.safetensors").exists():
             from safetensors.torch import save_model
 
             save_model(kd.projection, str(out / "projection-stage1.safetensors"))
         if heldout:
-            result.heldout_kd["after_stage1"] = heldout_kd(model, kd, heldout, labels_h, qp)
+            saved = (ckpt or {}).get("heldout") or {}
+            if not stage1_ran and "after_stage1" in saved.get("alignment", {}):  # the model is past Stage 1 now
+                result.alignment["after_stage1"] = saved["alignment"]["after_stage1"]
+                result.heldout_kd["after_stage1"] = saved["heldout_kd"]["after_stage1"]
+            else:
+                _record_heldout(result, "after_stage1", heldout_figures(model, kd, heldout, labels_h, qp))
             say(f"held-out distillation loss: {result.heldout_kd['initial']:.4f} -> "
                 f"{result.heldout_kd['after_stage1']:.4f}")
-            result.alignment["after_stage1"] = alignment(model, heldout, qp)
             say(f"alignment after stage 1: {result.alignment['after_stage1']:.4f}")
 
     # ---- Stage 2 --------------------------------------------------------------------------
@@ -516,7 +547,7 @@ def train(
             kd.load_projection(init)
         loss2 = stage2_loss(model, config, kd)
 
-        def make2(batch):
+        def make2(batch, step: int):
             rows = [ret.pairs[e.pair_id] for e in batch]
             q = [r[e.x][0] for r, e in zip(rows, batch, strict=True)]
             p = [r[e.y][1] for r, e in zip(rows, batch, strict=True)]
@@ -537,10 +568,10 @@ def train(
         if not (ckpt is not None and ckpt["stage"] == 2 and ckpt["done"]):
             result.final_losses |= {f"stage2_{k}": v for k, v in _run_stage(
                 2, model, loss2, batches2, make2, config.stage2_lr, config, out, log, progress, state,
-                schedule).items()}
+                schedule, figures).items()}
         result.steps["stage2"] = len(batches2)
         if heldout:
-            result.alignment["after_stage2"] = alignment(model, heldout, qp)
+            _record_heldout(result, "after_stage2", heldout_figures(model, _kd_of(loss2), heldout, labels_h, qp))
     log_f.close()
 
     # ---- Output dir (atomic: replaces out, dropping the checkpoint) ---------------------------

@@ -13,9 +13,17 @@ from mimo.train.loop import ProgressFn, train
 
 
 def is_finished(config: TrainConfig) -> bool:
-    """True when ``config.out`` holds a completed run of exactly this (resolved) config."""
-    f = Path(config.out) / "train_config.yaml"
-    return f.is_file() and (Path(config.out) / "train_summary.json").is_file() and f.read_text() == config.to_yaml()
+    """True when ``config.out`` holds a completed run of exactly this (resolved) config. The saved
+    config is read back through :class:`TrainConfig`, so a field added later (with a default that
+    keeps the old behaviour) does not invalidate finished runs."""
+    out = Path(config.out)
+    if not ((out / "train_config.yaml").is_file() and (out / "train_summary.json").is_file()):
+        return False
+    try:
+        saved = TrainConfig.from_yaml(out / "train_config.yaml")
+    except Exception:  # unreadable or from an incompatible schema: not this run
+        return False
+    return saved.to_yaml() == config.to_yaml()
 
 
 def can_resume(config: TrainConfig) -> bool:
@@ -28,7 +36,8 @@ def can_resume(config: TrainConfig) -> bool:
     if not f.is_file():
         return False
     try:  # a torn checkpoint or one from an older config schema is not resumable; train() reports it
-        saved = torch.load(f, weights_only=False, map_location="cpu").get("config")
+        # memory-mapped: only the config is read here, train() loads the tensors once
+        saved = torch.load(f, weights_only=False, map_location="cpu", mmap=True).get("config")
         return saved is not None and TrainConfig.from_dict(saved).to_yaml() == config.to_yaml()
     except Exception:
         return False
