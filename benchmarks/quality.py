@@ -124,6 +124,7 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
                 continue
             t0 = time.perf_counter()
             model = row.encoder
+            recipe: dict[str, Any] = {}  # what each trained step ran with, recorded in the row
             for step in row.plan:
                 step = dict(step)
                 key = step.pop("key")
@@ -141,13 +142,15 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
                 )
                 if step["stage"] == "2" and model:
                     over["init_projection"] = str(Path(model) / "projection.safetensors")
-                train_or_reuse(TrainConfig(**(over | sets | step)), say=print, label=key)
+                config = TrainConfig(**(over | sets | step))
+                train_or_reuse(config, say=print, label=key)
                 model = over["out"]
+                recipe[f"stage{config.stage}"] = recipe_of(config)
             train_s = time.perf_counter() - t0
             b = en_bench if row.bench_view == "english-only" else bench
             ev = evaluate(model, b, progress=False, label=row.name)
             an = analyze(model, pairs, label=row.name)
-            new = flatten(row, seed, args.bench, ev, an, train_s)
+            new = flatten(row, seed, args.bench, ev, an, train_s) | {"recipe": recipe or None}
             same = [i for i, r in enumerate(flat) if (r["name"], r["seed"], r["bench"]) == (new["name"], seed, new["bench"])]
             if same:
                 flat[same[0]] = new
@@ -157,6 +160,15 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
             sys.stdout.flush()
             write_outputs(flat, Path(args.out), command, quiet=True)  # a long run leaves usable results as it goes
     return flat
+
+
+def recipe_of(config) -> dict[str, Any]:
+    """The training settings a row's step ran with (its full config is in the model dir)."""
+    if config.stage == "1":
+        return {"objective": config.objective, "steps": config.steps1, "batch": config.batch_size, "lr": config.lr}
+    lam = config.lakda_alpha if config.objective == "lakda" else config.effective_lambda  # LaKDA: its alpha
+    return {"objective": config.objective, "lambda": lam, "steps": config.steps2,
+            "batch": config.stage2_batch_size, "lr": config.stage2_lr}
 
 
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
