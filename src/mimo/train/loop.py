@@ -444,8 +444,10 @@ def train(
             raise MimoError(f"stage 1: {len(par.lang)} rows cannot fill one batch of {config.batch_size}")
         result.mix["stage1"] = dict(sorted(mix.items()))
         roles1 = stage1_roles(config.stage1_prompt, len(batches1))
-        labels1 = {role: teacher.labels([par.english[i] for b, r in zip(batches1, roles1, strict=True) if r == role
-                                         for i in b], role, say) for role in sorted(set(roles1))}
+        english_by_role: dict[str, list[str]] = {}
+        for batch, role in zip(batches1, roles1, strict=True):
+            english_by_role.setdefault(role, []).extend(par.english[i] for i in batch)
+        labels1 = {role: teacher.labels(texts, role, say) for role, texts in english_by_role.items()}
     if run2:
         pair_langs = {pid: set(v) for pid, v in ret.pairs.items()}
         lengths = {pid: len(v["en"][1]) for pid, v in ret.pairs.items()}
