@@ -12,6 +12,18 @@ from mimo.train.config import TrainConfig
 from mimo.train.loop import ProgressFn, train
 
 
+def _same_config(saved: dict[str, Any] | Path | None, config: TrainConfig) -> bool:
+    """``saved`` (a config dict or YAML file) read back through :class:`TrainConfig` equals ``config``;
+    False when it is missing, unreadable or from an incompatible schema."""
+    if saved is None:
+        return False
+    try:
+        back = TrainConfig.from_yaml(saved) if isinstance(saved, Path) else TrainConfig.from_dict(saved)
+    except Exception:
+        return False
+    return back.to_yaml() == config.to_yaml()
+
+
 def is_finished(config: TrainConfig) -> bool:
     """True when ``config.out`` holds a completed run of exactly this (resolved) config. The saved
     config is read back through :class:`TrainConfig`, so a field added later (with a default that
@@ -19,11 +31,7 @@ def is_finished(config: TrainConfig) -> bool:
     out = Path(config.out)
     if not ((out / "train_config.yaml").is_file() and (out / "train_summary.json").is_file()):
         return False
-    try:
-        saved = TrainConfig.from_yaml(out / "train_config.yaml")
-    except Exception:  # unreadable or from an incompatible schema: not this run
-        return False
-    return saved.to_yaml() == config.to_yaml()
+    return _same_config(out / "train_config.yaml", config)
 
 
 def can_resume(config: TrainConfig) -> bool:
@@ -38,9 +46,9 @@ def can_resume(config: TrainConfig) -> bool:
     try:  # a torn checkpoint or one from an older config schema is not resumable; train() reports it
         # memory-mapped: only the config is read here, train() loads the tensors once
         saved = torch.load(f, weights_only=False, map_location="cpu", mmap=True).get("config")
-        return saved is not None and TrainConfig.from_dict(saved).to_yaml() == config.to_yaml()
     except Exception:
         return False
+    return _same_config(saved, config)
 
 
 def train_or_reuse(
