@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mimo.data.build import benchmark_dir
     from mimo.evaluate import load_benchmark, mean_over_seeds, paired_test
+    from mimo.evaluate.significance import paired_markdown
     from mimo.evaluate.subsets import subsample
     from mimo.paths import atomic_write_json, atomic_write_text
 
@@ -88,14 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         "Per-query scores averaged over seeds; the language versions of one query resampled and sign-flipped "
         "together (`mimo.evaluate.paired_test`).",
         "",
-        "| a − b | mean diff (points) | 95% CI (group bootstrap) | p (sign flip, two-sided) | queries | groups |",
-        "|---|---|---|---|---|---|",
+        paired_markdown(rows),
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['a']} − {r['b']} | {100 * r['diff']:+.2f} | [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}] "
-            f"| {r['p_value']:.4f} | {r['n_queries']} | {r['n_groups']} |"
-        )
     lines += ["", f"Command: `{command}`", ""]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

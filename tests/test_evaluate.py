@@ -397,3 +397,28 @@ def test_encode_cache_concurrent_writers_do_not_clobber(tmp_path):
     assert set(c.vecs) == {"h1", "h2", "h3", "h4"}
     assert c.vecs["h3"].tolist() == [0.5, 0.5] and c.ntok == {"h1": 3, "h2": 4, "h3": 9}
     assert EncodeCache("fp", "passage: ", 8, True, root=tmp_path).vecs == {}  # other prompt, other key
+
+
+def test_evaluate_models_tests_the_reference_against_each_model(tmp_path):
+    from mimo.evaluate import paired_test
+
+    res = evaluate_models(
+        [TableEncoder(lambda r: r["lang"]), TableEncoder(lambda r: r["group"]), HashEncoder()],
+        TINY,
+        out_dir=tmp_path / "run",
+        labels=["clustered", "oracle", "hash"],
+        use_cache=False,
+        paired_ref="oracle",
+    )
+    paired = res["paired"]
+    assert [(p["a"], p["b"]) for p in paired] == [("oracle", "clustered"), ("oracle", "hash")]
+    pq = {r["model"]: {q: v["nDCG@10"] for q, v in r["views"]["pooled"]["per_query"].items()} for r in res["results"]}
+    groups = {q: r["group"] for q, r in load_benchmark(TINY).queries.items()}
+    want = paired_test(pq["oracle"], pq["clustered"], groups)
+    assert paired[0]["diff"] == pytest.approx(want["diff"]) and paired[0]["p_value"] == pytest.approx(want["p_value"])
+    assert paired[0]["diff"] > 0 and paired[0]["n_groups"] == len(set(groups.values()))
+    written = json.loads((res["out_dir"] / "paired.json").read_text())
+    assert written[0]["b"] == "clustered"
+    assert "Paired tests: oracle vs each model" in (res["out_dir"] / "comparison.md").read_text()
+    with pytest.raises(InputError, match="'nope' is not among"):
+        evaluate_models([HashEncoder(), HashEncoder()], TINY, labels=["a", "b"], paired_ref="nope")

@@ -125,7 +125,8 @@ def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[s
         bench = subsample(load_benchmark(bench), cfg.bench_groups, max_docs=cfg.bench_docs, seed=cfg.seed)
     models = [cfg.student, *[str(p) for p in trained.values()]]
     labels = ["untrained student", *trained]
-    ev = evaluate_models(models, bench, out, labels=labels, progress=progress)
+    ev = evaluate_models(models, bench, out, labels=labels, progress=progress,
+                         paired_ref="mimo" if "mimo" in labels else 0)
     pairs = translation_pairs(bench, cfg.analysis_pairs_per_lang, seed=cfg.seed)
     an = analyze_models(models, pairs, out, labels=labels)
     figs = sorted((an["out_dir"] / "figures").iterdir())  # drawn once, by write_analysis
@@ -141,6 +142,7 @@ def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[s
         "timings_s": timings | {"total": round(time.perf_counter() - t0, 1)},
         "training": summaries,
         "table": ev["table"],
+        "paired": ev["paired"],
         "analysis": [
             {"model": r["model"], "alignment": r["alignment"], "uniformity": r["uniformity"],
              "lang_probe_acc": r["probe"].get("accuracy") if isinstance(r.get("probe"), dict) else None}

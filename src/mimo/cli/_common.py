@@ -31,3 +31,17 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def print_paired(rows: list[dict[str, Any]]) -> None:
+    """One line per paired test (``mimo.evaluate.significance``): difference in points, CI, p."""
+    if not rows:
+        return
+    r0 = rows[0]
+    console.print(f"\n[bold]paired test, {r0['view']} {r0['metric']}[/] (language versions of a query kept together)")
+    for r in rows:
+        sig = "" if r["ci_low"] <= 0 <= r["ci_high"] else " [green]*[/]"
+        console.print(
+            f"  {r['a']} − {r['b']}: {100 * r['diff']:+.2f} points, 95% CI [{100 * r['ci_low']:+.2f}, "
+            f"{100 * r['ci_high']:+.2f}], p = {r['p_value']:.3f}{sig}"
+        )

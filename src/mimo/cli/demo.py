@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mimo.cli._common import console, friendly
+from mimo.cli._common import console, friendly, print_paired
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
             a, u = r["alignment"], r["uniformity"]
             console.print(f"  {r['model']:<20} alignment {a:.4f}  uniformity {u:.4f}")
         figs = [f for f in summary["figures"] if f.endswith(".png")]
+        print_paired(summary.get("paired", []))
         console.print(f"\nalignment-uniformity figure: {figs[0] if figs else '-'}")
         console.print(f"report: {summary['report'].get('md', summary['report'])}")
         mimo_dir = summary["models"].get("mimo")

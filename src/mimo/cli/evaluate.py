@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mimo.cli._common import console, friendly
+from mimo.cli._common import console, friendly, print_paired
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +26,12 @@ def register(app: typer.Typer) -> None:
         passage_prompt: str = typer.Option(None, help="Override the model's passage prompt."),
         batch_size: int = typer.Option(32, help="Encoding batch size."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the encode cache."),
+        paired_ref: str = typer.Option(
+            None, help="Test this model (label or 0-based index; default: the first) against each other one."
+        ),
     ) -> None:
-        """Score models on a benchmark: pooled / cross-lingual / multi-monolingual views, bias, agreement."""
+        """Score models on a benchmark: pooled / cross-lingual / multi-monolingual views, bias, agreement,
+        and a paired significance test of the first (or --paired-ref) model against the others."""
         from mimo.evaluate import evaluate_models
         from mimo.evaluate.compare import to_rich
 
@@ -43,6 +47,7 @@ def register(app: typer.Typer) -> None:
             passage_prompt=passage_prompt,
             batch_size=batch_size,
             use_cache=not no_cache,
+            paired_ref=int(paired_ref) if paired_ref and paired_ref.isdigit() else (paired_ref or 0),
         )
         r0 = res["results"][0]["benchmark"]
         console.print(to_rich(res["table"], f"{r0['name']}: {r0['n_queries']} queries, {r0['n_docs']} docs"))
@@ -54,6 +59,7 @@ def register(app: typer.Typer) -> None:
                 f"encoded {q['n_encoded'] + c['n_encoded']} texts "
                 f"({q['seconds'] + c['seconds']:.1f} s), search {r['search_seconds']:.2f} s"
             )
+        print_paired(res["paired"])
         console.print(f"written: {res['out_dir']}")
 
     @app.command("analyze")

@@ -169,11 +169,14 @@ def _slug(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label.replace("/", "__"))
 
 
-def write_results(results: Sequence[dict[str, Any]], out_dir: str | Path) -> Path:
+def write_results(
+    results: Sequence[dict[str, Any]], out_dir: str | Path, paired: Sequence[dict[str, Any]] = ()
+) -> Path:
     """Write ``<out_dir>/evaluation/`` atomically: comparison (md/json), per-model results, TREC runs,
-    figures. Returns that directory."""
+    paired tests (``paired.json`` when given), figures. Returns that directory."""
     from mimo.evaluate.compare import pair_markdown, per_lang_table, table, to_markdown
     from mimo.evaluate.metrics import write_trec_run
+    from mimo.evaluate.significance import paired_markdown
     from mimo.paths import atomic_dir, atomic_write_json, atomic_write_text
 
     target = Path(out_dir) / "evaluation"
@@ -196,6 +199,12 @@ def write_results(results: Sequence[dict[str, Any]], out_dir: str | Path) -> Pat
             "## Overall (best per column in bold)\n",
             to_markdown(tab),
         ]
+        if paired:
+            atomic_write_json(tmp / "paired.json", list(paired))
+            p0 = paired[0]
+            md += [f"\n## Paired tests: {p0['a']} vs each model ({p0['view']} {p0['metric']})\n",
+                   "Language versions of one query are resampled and sign-flipped together.\n",
+                   paired_markdown(paired)]
         for view in results[0]["views"]:
             md += [f"\n## {view}: nDCG@10 per query language\n", to_markdown(per_lang_table(results, view))]
         for r in results:
@@ -225,11 +234,14 @@ def evaluate_models(
     *,
     labels: Sequence[str] | None = None,
     progress: bool = False,
+    paired_ref: int | str | None = 0,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Evaluate several models (names, paths or loaded encoders) on one benchmark.
 
-    Returns ``{"results": [...], "table": {...}, "out_dir": path or None}``; with ``out_dir`` the files
+    Returns ``{"results": [...], "table": {...}, "paired": [...], "out_dir": path or None}``, where
+    ``paired`` tests model ``paired_ref`` (index or label; None: no tests) against each other model on
+    pooled nDCG@10 (:func:`mimo.evaluate.significance.paired_vs_reference`); with ``out_dir`` the files
     are written atomically under ``<out_dir>/evaluation/``. The benchmark is validated before any model
     is loaded, and nothing is written unless every model succeeds.
     """
@@ -246,5 +258,10 @@ def evaluate_models(
     results = []
     for i, m in enumerate(models):
         results.append(evaluate(m, b, views, k, progress=progress, label=labels[i] if labels else model_label(m, i), **kwargs))
-    written = write_results(results, out_dir) if out_dir is not None else None
-    return {"results": results, "table": table(results), "out_dir": written}
+    paired: list[dict[str, Any]] = []
+    if paired_ref is not None and len(results) > 1 and "pooled" in views:
+        from mimo.evaluate.significance import paired_vs_reference
+
+        paired = paired_vs_reference(results, {q: r.get("group", q) for q, r in b.queries.items()}, paired_ref)
+    written = write_results(results, out_dir, paired) if out_dir is not None else None
+    return {"results": results, "table": table(results), "paired": paired, "out_dir": written}

@@ -12,7 +12,7 @@ resample or flip whole groups, not single queries (a query-level test would over
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -95,3 +95,52 @@ def mean_over_seeds(per_seed: list[Mapping[str, float]]) -> dict[str, float]:
         if set(s) != keys:
             raise InputError(f"seed result {i} was scored on other queries than seed result 0")
     return {q: float(np.mean([s[q] for s in per_seed])) for q in per_seed[0]}
+
+
+def paired_vs_reference(
+    results: Sequence[Mapping[str, Any]],
+    groups: Mapping[str, str],
+    reference: int | str = 0,
+    *,
+    metric: str = "nDCG@10",
+    view: str = "pooled",
+    n_resamples: int = 10_000,
+) -> list[dict[str, Any]]:
+    """:func:`paired_test` of one evaluated model (index or label in ``results``) against each other,
+    on the per-query ``metric`` of ``view`` that :func:`mimo.evaluate.evaluate` returns."""
+    labels = [r["model"] for r in results]
+    if isinstance(reference, str):
+        if reference not in labels:
+            raise InputError(f"paired reference {reference!r} is not among the evaluated models ({', '.join(labels)})")
+        reference = labels.index(reference)
+    if not 0 <= reference < len(results):
+        raise InputError(f"paired reference index {reference} out of range for {len(results)} models")
+
+    def scores(r: Mapping[str, Any]) -> dict[str, float]:
+        try:
+            pq = r["views"][view]["per_query"]
+        except KeyError:
+            raise InputError(f"{r['model']}: no per-query {view} results to compare") from None
+        return {q: v[metric] for q, v in pq.items()}
+
+    ref = scores(results[reference])
+    out = []
+    for i, r in enumerate(results):
+        if i != reference:
+            t = paired_test(ref, scores(r), groups, n_resamples=n_resamples)
+            out.append({"a": labels[reference], "b": r["model"], "metric": metric, "view": view, **t})
+    return out
+
+
+def paired_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A table of :func:`paired_vs_reference` rows (differences in points = 100 x metric)."""
+    lines = [
+        "| a − b | mean diff (points) | 95% CI (group bootstrap) | p (sign flip, two-sided) | queries | groups |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['a']} − {r['b']} | {100 * r['diff']:+.2f} | [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}] "
+            f"| {r['p_value']:.4f} | {r['n_queries']} | {r['n_groups']} |"
+        )
+    return "\n".join(lines)
