@@ -53,9 +53,8 @@ def test_results_table_figures_and_report(tiny_demo):
     assert [r["model"] for r in rows][:2] == ["untrained student", "stage1 (kd)"]
     assert len(summary["analysis"]) == 5
     # MIMO is paired-tested against each other evaluated model
-    assert [(p["a"], p["b"]) for p in summary["paired"]] == [
-        ("mimo", m) for m in ("untrained student", "stage1 (kd)", "kd-only", "xlco-only")
-    ]
+    assert {p["a"] for p in summary["paired"]} == {"mimo"}
+    assert sorted(p["b"] for p in summary["paired"]) == ["kd-only", "stage1 (kd)", "untrained student", "xlco-only"]
     assert any(f.endswith("alignment-uniformity.png") for f in summary["figures"])
     for f in summary["figures"] + list(summary["report"].values()):
         assert open(f, "rb").read(4)
