@@ -74,3 +74,9 @@ def test_mean_over_seeds():
     assert got == pytest.approx({"q0": 0.3, "q1": 0.6})
     with pytest.raises(InputError, match="seed result 1"):
         mean_over_seeds([_scores([0.2, 0.4]), _scores([0.2])])
+
+
+def test_format_p():
+    from mimo.evaluate.significance import format_p
+
+    assert [format_p(p) for p in (0.0001, 0.0042, 0.337, 1.0)] == ["< 0.001", "0.0042", "0.337", "1.000"]

@@ -35,13 +35,16 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def print_paired(rows: list[dict[str, Any]]) -> None:
     """One line per paired test (``mimo.evaluate.significance``): difference in points, CI, p."""
+    from mimo.evaluate.significance import format_p
+
     if not rows:
         return
     r0 = rows[0]
     console.print(f"\n[bold]paired test, {r0['view']} {r0['metric']}[/] (language versions of a query kept together)")
     for r in rows:
         sig = "" if r["ci_low"] <= 0 <= r["ci_high"] else " [green]*[/]"
+        pv = format_p(r["p_value"])
         console.print(
             f"  {r['a']} − {r['b']}: {100 * r['diff']:+.2f} points, 95% CI [{100 * r['ci_low']:+.2f}, "
-            f"{100 * r['ci_high']:+.2f}], p = {r['p_value']:.3f}{sig}"
+            f"{100 * r['ci_high']:+.2f}], p {pv if pv.startswith('<') else '= ' + pv}{sig}"
         )

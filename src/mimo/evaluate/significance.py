@@ -141,6 +141,11 @@ def paired_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         lines.append(
             f"| {r['a']} − {r['b']} | {100 * r['diff']:+.2f} | [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}] "
-            f"| {r['p_value']:.4f} | {r['n_queries']} | {r['n_groups']} |"
+            f"| {format_p(r['p_value'])} | {r['n_queries']} | {r['n_groups']} |"
         )
     return "\n".join(lines)
+
+
+def format_p(p: float) -> str:
+    """``0.0421`` / ``< 0.001`` (a sampled test cannot show a smaller p than 1 / resamples)."""
+    return "< 0.001" if p < 0.001 else f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
