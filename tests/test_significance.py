@@ -80,3 +80,14 @@ def test_format_p():
     from mimo.evaluate.significance import format_p
 
     assert [format_p(p) for p in (0.0001, 0.0042, 0.337, 1.0)] == ["< 0.001", "0.0042", "0.337", "1.000"]
+
+
+def test_chunked_resampling_gives_the_same_figures(monkeypatch):
+    from mimo.evaluate import significance
+
+    rng = np.random.default_rng(5)
+    a, b = _scores(rng.random(300)), _scores(rng.random(300))
+    groups = {f"q{i}": f"g{i // 3}" for i in range(300)}
+    whole = paired_test(a, b, groups, n_resamples=3000)
+    monkeypatch.setattr(significance, "_CHUNK_CELLS", 700)  # 7 resamples of 100 groups per chunk
+    assert paired_test(a, b, groups, n_resamples=3000) == whole
