@@ -18,14 +18,6 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
-
-
-def per_query_scores(model: str, bench: Any, metric: str, view: str) -> dict[str, float]:
-    from mimo.evaluate import evaluate
-
-    ev = evaluate(model, bench, views=[view], progress=False)
-    return {q: v[metric] for q, v in ev["views"][view]["per_query"].items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from mimo.data.build import benchmark_dir
-    from mimo.evaluate import load_benchmark, mean_over_seeds, paired_test
-    from mimo.evaluate.significance import paired_markdown
+    from mimo.evaluate import evaluate, load_benchmark, mean_over_seeds, paired_test
+    from mimo.evaluate.significance import paired_markdown, per_query_metric
     from mimo.evaluate.subsets import subsample
     from mimo.paths import atomic_write_json, atomic_write_text
 
@@ -64,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     bench = load_benchmark(benchmark_dir(args.bench))
     if args.bench_groups:
         bench = subsample(bench, args.bench_groups, max_docs=args.bench_docs, seed=0)
-    groups = {q: r.get("group", q) for q, r in bench.queries.items()}
 
     scores: dict[str, dict[str, float]] = {}
     for name, path in systems:
@@ -72,10 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         missing = [d for d in dirs if not Path(d).is_dir()]
         if missing:
             ap.error(f"--system {name}: no model dir {missing[0]} (train it with benchmarks/quality.py first)")
-        scores[name] = mean_over_seeds([per_query_scores(d, bench, args.metric, args.view) for d in dirs])
+        runs = [evaluate(d, bench, views=[args.view], progress=False) for d in dirs]
+        scores[name] = mean_over_seeds([per_query_metric(r, args.metric, args.view) for r in runs])
         print(f"{name}: {len(dirs)} model(s), mean {args.metric} {sum(scores[name].values()) / len(scores[name]):.4f}")
 
     ref = systems[0][0]
+    groups = bench.query_groups
     rows = []
     for name, _ in systems[1:]:
         t = paired_test(scores[ref], scores[name], groups, n_resamples=args.resamples)

@@ -262,6 +262,6 @@ def evaluate_models(
     if paired_ref is not None and len(results) > 1 and "pooled" in views:
         from mimo.evaluate.significance import paired_vs_reference
 
-        paired = paired_vs_reference(results, {q: r.get("group", q) for q, r in b.queries.items()}, paired_ref)
+        paired = paired_vs_reference(results, b.query_groups, paired_ref)
     written = write_results(results, out_dir, paired) if out_dir is not None else None
     return {"results": results, "table": table(results), "paired": paired, "out_dir": written}

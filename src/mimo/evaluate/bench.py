@@ -33,6 +33,12 @@ class Benchmark:
     def langs(self) -> list[str]:
         return sorted({d["lang"] for d in self.corpus.values()} | {q["lang"] for q in self.queries.values()})
 
+    @property
+    def query_groups(self) -> dict[str, str]:
+        """Query id -> its group (the language versions of one query share it; a query without a
+        group is its own)."""
+        return {qid: q.get("group", qid) for qid, q in self.queries.items()}
+
     def doc_text(self, doc_id: str) -> str:
         d = self.corpus[doc_id]
         return f"{d['title']} {d['text']}".strip() if d.get("title") else d["text"]

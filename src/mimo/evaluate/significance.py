@@ -103,6 +103,15 @@ def mean_over_seeds(per_seed: list[Mapping[str, float]]) -> dict[str, float]:
     return {q: float(np.mean([s[q] for s in per_seed])) for q in per_seed[0]}
 
 
+def per_query_metric(result: Mapping[str, Any], metric: str = "nDCG@10", view: str = "pooled") -> dict[str, float]:
+    """Query id -> ``metric`` in ``view`` of one :func:`mimo.evaluate.evaluate` result."""
+    try:
+        pq = result["views"][view]["per_query"]
+    except KeyError:
+        raise InputError(f"{result.get('model', 'result')}: no per-query {view} results to compare") from None
+    return {q: v[metric] for q, v in pq.items()}
+
+
 def paired_vs_reference(
     results: Sequence[Mapping[str, Any]],
     groups: Mapping[str, str],
@@ -122,18 +131,11 @@ def paired_vs_reference(
     if not 0 <= reference < len(results):
         raise InputError(f"paired reference index {reference} out of range for {len(results)} models")
 
-    def scores(r: Mapping[str, Any]) -> dict[str, float]:
-        try:
-            pq = r["views"][view]["per_query"]
-        except KeyError:
-            raise InputError(f"{r['model']}: no per-query {view} results to compare") from None
-        return {q: v[metric] for q, v in pq.items()}
-
-    ref = scores(results[reference])
+    ref = per_query_metric(results[reference], metric, view)
     out = []
     for i, r in enumerate(results):
         if i != reference:
-            t = paired_test(ref, scores(r), groups, n_resamples=n_resamples)
+            t = paired_test(ref, per_query_metric(r, metric, view), groups, n_resamples=n_resamples)
             out.append({"a": labels[reference], "b": r["model"], "metric": metric, "view": view, **t})
     return out
 

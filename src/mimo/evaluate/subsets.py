@@ -30,9 +30,10 @@ def subsample(bench: Benchmark | str, n_groups: int, *, max_docs: int | None = N
     relevant document plus seeded distractors up to ``max_docs`` (default: the whole corpus)."""
     b = load_benchmark(bench)
     rng = np.random.default_rng(seed)
-    groups = sorted({q.get("group", qid) for qid, q in b.queries.items() if qid in b.qrels})
+    of = b.query_groups
+    groups = sorted({g for qid, g in of.items() if qid in b.qrels})
     chosen = {groups[i] for i in rng.permutation(len(groups))[:n_groups]}
-    queries = {qid for qid, q in b.queries.items() if q.get("group", qid) in chosen}
+    queries = {qid for qid, g in of.items() if g in chosen}
     relevant = {d for q in queries for d in b.qrels.get(q, {})}
     docs = set(b.corpus)
     if max_docs is not None and len(docs) > max_docs:
