@@ -91,3 +91,88 @@ def test_chunked_resampling_gives_the_same_figures(monkeypatch):
     whole = paired_test(a, b, groups, n_resamples=3000)
     monkeypatch.setattr(significance, "_CHUNK_CELLS", 700)  # 7 resamples of 100 groups per chunk
     assert paired_test(a, b, groups, n_resamples=3000) == whole
+
+
+# ---- seed-aware comparisons (several trained seeds per recipe) ----------------------------------
+
+def _recipe(base, shifts, rng, noise=0.0):
+    """One per-query score dict per seed: ``base + shift`` (+ per-query noise)."""
+    return [_scores(np.clip(base + s + rng.normal(0, noise, len(base)), 0, 1)) for s in shifts]
+
+
+def test_seed_aware_with_zero_seed_variance_is_the_group_bootstrap():
+    from mimo.evaluate import seed_aware_test
+
+    rng = np.random.default_rng(1)
+    b = rng.random(300)
+    a = b + 0.02 + rng.normal(0, 0.1, 300)
+    groups = {f"q{i}": f"g{i // 3}" for i in range(300)}
+    got = seed_aware_test([_scores(a)] * 3, [_scores(b)] * 3, groups, n_resamples=20_000)
+    ref = paired_test(_scores(a), _scores(b), groups, n_resamples=20_000)
+    width = ref["ci_high"] - ref["ci_low"]
+    assert got["diff"] == pytest.approx(ref["diff"])
+    assert abs(got["ci_low"] - ref["ci_low"]) < 0.05 * width and abs(got["ci_high"] - ref["ci_high"]) < 0.05 * width
+    assert got["seed_spread_a"]["sd"] == 0.0 and got["seed_spread_a"]["range"] == 0.0
+    assert got["per_seed_diff"] == pytest.approx({"0": ref["diff"], "1": ref["diff"], "2": ref["diff"]})
+    # one seed each: exactly the paired test's group bootstrap distribution (same resampled groups)
+    one = seed_aware_test([_scores(a)], [_scores(b)], groups, n_resamples=20_000)
+    assert abs(one["ci_low"] - ref["ci_low"]) < 0.05 * width and one["p_seed_perm_min"] == 1.0
+
+
+def test_huge_seed_variance_widens_the_interval_to_the_seed_spread():
+    from mimo.evaluate import seed_aware_test
+
+    rng = np.random.default_rng(2)
+    base = rng.uniform(0.3, 0.7, 400)
+    a = _recipe(base, [-0.2, 0.0, 0.2], rng, noise=0.02)  # seed means 0.2 apart, mean diff ~0
+    b = _recipe(base, [0.0, 0.0, 0.0], rng, noise=0.02)
+    got = seed_aware_test(a, b, n_resamples=5000)
+    q = got["query_only"]
+    assert q["ci_high"] - q["ci_low"] < 0.01  # averaged over seeds, queries alone look very precise
+    assert got["ci_low"] < -0.1 and got["ci_high"] > 0.1  # seeds counted: the interval spans the seed spread
+    assert got["seed_spread_a"]["range"] == pytest.approx(0.4, abs=0.01)
+    assert got["seed_spread_a"]["sd"] == pytest.approx(0.2, abs=0.01)
+
+
+def test_query_only_significant_but_seed_aware_not_the_issue_case():
+    """Two seeds: +5.6 and -1.1 points (issue 13). Each seed, and their average, looks significant
+    query by query; counting the seed, the interval covers 0."""
+    from mimo.evaluate import seed_aware_test
+
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.2, 0.8, 600)
+    b = _recipe(base, [0.0, 0.0], rng, noise=0.01)
+    a = [_scores(np.array(list(b[0].values())) + 0.056 + rng.normal(0, 0.01, 600)),
+         _scores(np.array(list(b[1].values())) - 0.011 + rng.normal(0, 0.01, 600))]
+    assert paired_test(a[0], b[0], n_resamples=2000)["p_value"] < 0.001
+    avg = paired_test(mean_over_seeds(a), mean_over_seeds(b), n_resamples=2000)
+    assert avg["ci_low"] > 0 and avg["p_value"] < 0.001
+    got = seed_aware_test(a, b, n_resamples=5000)
+    assert got["diff"] == pytest.approx(0.0225, abs=0.002)
+    assert got["ci_low"] < 0 < got["ci_high"] and got["p_value"] > 0.05
+    assert got["per_seed_diff"]["0"] == pytest.approx(0.056, abs=0.002)
+    assert got["per_seed_diff"]["1"] == pytest.approx(-0.011, abs=0.002)
+    assert got["p_seed_perm_min"] == pytest.approx(2 / 6)  # 2 + 2 seeds: C(4, 2) = 6 labelings
+    assert got["query_only"]["ci_low"] > 0
+
+
+def test_seed_aware_clear_win_across_seeds_and_permutation_floor():
+    from mimo.evaluate import seed_aware_test
+    from mimo.evaluate.significance import seed_aware_markdown
+
+    rng = np.random.default_rng(4)
+    base = rng.uniform(0.2, 0.8, 300)
+    a = _recipe(base, [0.05, 0.06, 0.055, 0.052, 0.058], rng, noise=0.01)
+    b = _recipe(base, [0.0, 0.004, -0.003, 0.002, 0.001], rng, noise=0.01)
+    got = seed_aware_test(a, b, seeds_a=[0, 1, 2, 3, 4], seeds_b=[0, 1, 2, 3, 4], n_resamples=4000)
+    assert got["ci_low"] > 0.04 and got["p_value"] < 0.001
+    assert got["p_seed_perm"] == pytest.approx(2 / 252)  # the most extreme of C(10, 5) labelings
+    md = seed_aware_markdown([{"a": "A", "b": "B", **got}])
+    assert "| A − B | 5/5 |" in md and "+5.4" in md
+
+
+def test_seed_aware_refuses_mismatched_queries():
+    from mimo.evaluate import seed_aware_test
+
+    with pytest.raises(InputError, match="recipe B seed result 1"):
+        seed_aware_test([_scores([0.1, 0.2])], [_scores([0.1, 0.2]), _scores([0.1])])

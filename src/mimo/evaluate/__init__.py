@@ -4,7 +4,7 @@ pytrec_eval, language bias and rank agreement, side-by-side tables, paired signi
 from mimo.evaluate.api import evaluate, evaluate_models, resolve_encoder, write_results
 from mimo.evaluate.bench import Benchmark, load_benchmark
 from mimo.evaluate.metrics import DEFAULT_METRICS, METRICS, evaluate_run, per_query
-from mimo.evaluate.significance import mean_over_seeds, paired_test
+from mimo.evaluate.significance import mean_over_seeds, paired_test, seed_aware_test
 from mimo.evaluate.views import VIEWS
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "paired_test",
     "per_query",
     "resolve_encoder",
+    "seed_aware_test",
     "write_results",
 ]
