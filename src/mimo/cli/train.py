@@ -122,33 +122,21 @@ def cache_build(
     """Embed texts with the teacher once; later runs read them from the cache."""
     from rich.progress import Progress
 
-    from mimo.teacher import TeacherCache, model_encode_fn
-    from mimo.train.loop import canonical_name, load_student_model
+    from mimo.train.labels import build_teacher_cache, english_texts
 
     if texts is not None:
         if not texts.is_file():
             raise FileNotFoundError(f"texts file {texts} does not exist")
         items = [line for line in texts.read_text(encoding="utf-8").splitlines() if line.strip()]
     else:
-        from mimo.train.data import load_parallel, load_retrieval
-
-        par = load_parallel(None, None, None, 0)
-        ret = load_retrieval(None, None, None)
-        items = list(dict.fromkeys(par.english + [t for v in ret.pairs.values() for t in v["en"]]))
+        items = english_texts()
     if not items:
         raise ValueError("no texts to embed")
-    holder: dict[str, object] = {}
-
-    def encode(batch: list[str]):
-        if "m" not in holder:
-            holder["m"] = load_student_model(teacher)
-        return model_encode_fn(holder["m"], prompt)(batch)
-
-    cache = TeacherCache(canonical_name(teacher), encode, prompt=prompt, dtype=dtype, root=root)
     with Progress(console=console) as prog:
         task = prog.add_task("embedding", total=None)
-        cache.get_or_compute(items, progress=lambda d, t: prog.update(task, completed=d, total=t))
-    console.print(f"{len(items)} texts cached in {cache.dir} ({len(cache)} entries)")
+        cost = build_teacher_cache(teacher, items, prompt=prompt, dtype=dtype, root=str(root) if root else None,
+                                   progress=lambda d, t: prog.update(task, completed=d, total=t))
+    console.print(f"{cost['texts']} texts cached in {cost['dir']} ({cost['computed']} computed in {cost['seconds']} s)")
 
 
 @cache_app.command("stats")

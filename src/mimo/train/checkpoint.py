@@ -34,13 +34,16 @@ def seed_all(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    s = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    return s | ({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {})
 
 
 def set_rng_state(s: dict[str, Any]) -> None:
     torch.set_rng_state(s["torch"])
     random.setstate(s["python"])
     np.random.set_state(s["numpy"])
+    if s.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
 
 
 @contextmanager
@@ -80,7 +83,7 @@ def load_ckpt(out: Path, resume: bool) -> dict[str, Any] | None:
     if resume:
         if not (out / CKPT).exists():
             raise MimoError(f"--resume: no checkpoint at {out / CKPT}")
-        return torch.load(out / CKPT, weights_only=False)
+        return torch.load(out / CKPT, weights_only=False, map_location="cpu")  # resumable on another device
     if (out / CKPT).exists():
         raise MimoError(f"{out} holds an unfinished run ({CKPT}); pass --resume or choose another --out")
     return None

@@ -23,6 +23,16 @@ def dist_info() -> tuple[int, int]:
     return 0, 1
 
 
+def pick_device(device: str = "auto") -> str:
+    """``auto``: ``cuda`` when a GPU is visible (under ``torchrun``: this process's ``LOCAL_RANK`` GPU), else ``cpu``."""
+    if device != "auto":
+        return device
+    if not torch.cuda.is_available():
+        return "cpu"
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return f"cuda:{local}" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "cuda"
+
+
 def average_gradients(opt, world: int) -> None:
     import torch.distributed as dist
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mimo.train.checkpoint import CKPT, StepLog, TrainingInterrupted, load_ckpt, restore_weights, seed_all, write_model_dir
 from mimo.train.config import TrainConfig
-from mimo.train.ddp import barrier, dist_info
+from mimo.train.ddp import barrier, dist_info, pick_device
 from mimo.train.heldout import heldout_figures
 from mimo.train.labels import Teacher, canonical_name, load_student_model
 from mimo.train.objectives import kd_loss, shrink_student
@@ -49,10 +49,13 @@ def train(
     progress: ProgressFn | None = None,
     resume: bool = False,
     say: Callable[[str], None] | None = None,
+    device: str = "cpu",
 ) -> TrainResult:
     """Run Stage 1 and/or Stage 2 as configured; write a loadable model dir to ``config.out``.
 
     ``progress`` gets a :class:`StepInfo` after every step; ``say`` gets one-line milestones.
+    ``device`` (``cpu``, ``cuda``, ``cuda:1``, ``auto``) runs student and teacher there; a checkpoint
+    resumes on any device (bit-identical on the device it was written on).
 
     Everything that can be wrong with the input (data, languages, dims, cache) is checked before
     the first teacher or training step.
@@ -67,12 +70,15 @@ def train(
 
     say(f"data: {len(par.lang) if par else 0} parallel rows, {len(ret.pairs) if ret else 0} aligned pairs")
     seed_all(config.seed)
-    model = load_student_model(config.student)
+    device = pick_device(device)
+    model = load_student_model(config.student, device)
     model.max_seq_length = config.max_length
     surgery = shrink_student(model, config.student_layers, config.freeze_embeddings)
-    teacher = Teacher(config, model) if (config.needs_teacher or run1) else None
+    teacher = Teacher(config, model, device) if (config.needs_teacher or run1) else None
     teacher_dim = teacher.dim() if teacher else model.get_embedding_dimension()
     kd = kd_loss(model, config, teacher_dim) if teacher else None  # dim mismatch raises here
+    if kd is not None and device != "cpu":
+        kd.to(device)
     ctx = Context(config, out, model, kd, teacher, TrainResult(out, {}, {}, 0.0), say, ckpt, progress)
 
     # plans and teacher labels for both stages, before any training step

@@ -52,7 +52,8 @@ def can_resume(config: TrainConfig) -> bool:
 
 
 def train_or_reuse(
-    config: TrainConfig, say: Callable[[str], None] = print, label: str = "train", progress: ProgressFn | None = None
+    config: TrainConfig, say: Callable[[str], None] = print, label: str = "train", progress: ProgressFn | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train ``config`` unless an identical finished run is in ``config.out`` (an interrupted one of
     the same config is resumed from its checkpoint); return its summary."""
@@ -65,7 +66,7 @@ def train_or_reuse(
         resume = can_resume(config)
         if resume:
             say(f"{label}: resuming the interrupted run in {out}")
-        train(config, progress=progress or step_printer(say, label), resume=resume)
+        train(config, progress=progress or step_printer(say, label), resume=resume, device=device)
         say(f"{label}: trained in {time.perf_counter() - t0:.0f}s -> {out}")
     return json.loads((out / "train_summary.json").read_text())
 

@@ -187,7 +187,7 @@ def run_stage2(ctx: Context, ret: RetrievalData, plan: Stage2Plan):
     lab_q, lab_p = plan.lab_q, plan.lab_p
     if plan.init is not None and ckpt is None:
         kd.load_projection(plan.init)
-    loss2 = stage2_loss(model, config, kd)
+    loss2 = stage2_loss(model, config, kd).to(model.device)
 
     def make2(batch, step: int):
         rows = [ret.pairs[e.pair_id] for e in batch]

@@ -103,11 +103,15 @@ def run_stage(
         save_ckpt(out / CKPT, state)
 
     rank, world = dist_info()
+    device = str(model.device)
     model.train()
     t0, total = time.perf_counter(), len(batches)
     with signals_to_flag(flag):
         for step in range(start, total):
             feats, labels = make_batch(batches[step][rank::world], step)
+            if device != "cpu":  # sentence-transformers tokenises on the CPU; the loop moves the batch
+                feats = [{k: v.to(device) if torch.is_tensor(v) else v for k, v in f.items()} for f in feats]
+                labels = labels.to(device) if labels is not None else None
             if schedule is not None and hasattr(loss, "lam"):
                 loss.lam = schedule.value(step)
             opt.zero_grad(set_to_none=True)
