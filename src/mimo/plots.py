@@ -142,3 +142,48 @@ def analysis_figures(results: Sequence[dict[str, Any]], fig_dir: str | Path) -> 
         p = r["pca"]
         out += pca_scatter(p["x"], p["y"], p["lang"], fig_dir / f"pca-{_slug(r['model'])}", f"{r['model']}: PCA by language")
     return out
+
+
+def budget_curve_figure(
+    curve: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], stem: str | Path
+) -> list[Path]:
+    """Pooled nDCG@10 against optimizer steps: a panel per benchmark, a line per method, seed sd as
+    error bars (``curve`` rows: bench, budget, method, label, mean, sd, seeds); below each panel, MIMO
+    minus XLCO-only with its seed-aware 95% interval (``comparisons`` rows of ``seed_aware_test``)."""
+    benches = sorted({c["bench"] for c in curve})
+    fig, axes = plt.subplots(2, len(benches), figsize=(5.5 * len(benches), 6.5), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1.6]}, sharex="col")
+    for j, bench in enumerate(benches):
+        ax, dx = axes[0][j], axes[1][j]
+        rows = [c for c in curve if c["bench"] == bench]
+        labels = list(dict.fromkeys(c["label"] for c in rows))
+        budgets = sorted({c["budget"] for c in rows})
+        for i, label in enumerate(labels):
+            pts = sorted((c for c in rows if c["label"] == label), key=lambda c: c["budget"])
+            n = max(len(c["seeds"]) for c in pts)
+            shift = 1 + 0.025 * (i - (len(labels) - 1) / 2)  # side by side, so error bars do not hide each other
+            ax.errorbar([c["budget"] * shift for c in pts], [c["mean"] for c in pts], yerr=[c["sd"] for c in pts],
+                        marker="o", capsize=3, label=f"{label} ({n} seed{'s' if n > 1 else ''})")
+        ax.set_xscale("log")
+        ax.set_title(bench)
+        ax.set_ylabel("pooled nDCG@10 (mean ± seed sd)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        comps = [r for r in comparisons if r["bench"] == bench and r["method_b"] == "xlco"]
+        for label in dict.fromkeys(r["a"] for r in comps):
+            pts = sorted((r for r in comps if r["a"] == label), key=lambda r: r["budget"])
+            x = [r["budget"] for r in pts]
+            y = [100 * r["diff"] for r in pts]
+            err = [[100 * (r["diff"] - r["ci_low"]) for r in pts], [100 * (r["ci_high"] - r["diff"]) for r in pts]]
+            dx.errorbar(x, y, yerr=err, marker="s", capsize=3, label=f"{label} − XLCO-only")
+        dx.axhline(0, color="grey", lw=0.8)
+        dx.set_xscale("log")
+        dx.set_xticks(budgets, [str(b) for b in budgets])
+        dx.minorticks_off()
+        dx.set_xlabel("optimizer steps (equal for every method)")
+        dx.set_ylabel("diff (points, 95% CI\nseeds + queries)")
+        dx.grid(alpha=0.3)
+        if comps:
+            dx.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, stem)

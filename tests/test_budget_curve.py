@@ -1,0 +1,125 @@
+"""benchmarks/budget_curve.py on tiny models: trains, scores, resumes an interrupted run, skips finished
+points, writes points.json, the seed-aware summary, the table and the figure."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "tests" / "fixtures" / "bench" / "tiny"
+
+
+@pytest.fixture(scope="module")
+def bc():
+    spec = importlib.util.spec_from_file_location("budget_curve", ROOT / "benchmarks" / "budget_curve.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["budget_curve"] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from mimo.train.tiny import build_tiny_student, tiny_parallel, tiny_retrieval, tiny_texts
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("budget")
+    texts = tiny_texts() + [json.loads(line)["text"] for f in ("queries.jsonl", "corpus.jsonl")
+                            for line in (BENCH / f).read_text().splitlines()]
+    student = build_tiny_student(root / "student", texts, hidden=32)
+    teacher = build_tiny_student(root / "teacher", texts, hidden=48, seed=1)
+    tiny_parallel().save_to_disk(str(root / "par"))
+    tiny_retrieval().save_to_disk(str(root / "ret"))
+    recipe = {
+        "student": str(student), "teachers": {"minilm": str(teacher)}, "budgets": [3], "seeds": [0],
+        "methods": ["mimo-minilm", "xlco"], "benches": [str(BENCH), str(root / "not-built")],
+        "stage1_share": 0.34, "stage2_lr": {"mimo": 1e-3, "xlco": 1e-3, "kd": 1e-3, "lakda": 1e-3},
+        "prefill_teachers": ["minilm"],
+        "train": {"parallel_path": str(root / "par"), "retrieval_path": str(root / "ret"),
+                  "teacher_cache": str(root / "cache"), "batch_size": 8, "stage2_batch_size": 8, "lr": 1e-3,
+                  "max_length": 32, "eval_rows": 0, "checkpoint_every": 0},
+    }
+    (root / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    yield root
+    torch.set_num_threads(n)
+
+
+def test_budget_curve_trains_scores_resumes_and_skips(bc, setup, capsys, monkeypatch):
+    from mimo.evaluate import evaluate
+    from mimo.train import TrainingInterrupted, train
+
+    monkeypatch.setenv("MIMO_HOME", str(setup / "home"))  # encode cache of this test only
+    work, out = setup / "work", setup / "results"
+    common = ["--config", str(setup / "recipe.yaml"), "--work", str(work), "--out", str(out), "--device", "auto",
+              "--resamples", "500"]
+    assert bc.main(common) == 0
+    first = capsys.readouterr().out
+    assert "skipping benchmark" in first and "not-built" in first
+    store = json.loads((out / "points.json").read_text())
+    assert {(p["method"], p["budget"], p["seed"]) for p in store["points"]} == {("mimo-minilm", 3, 0), ("xlco", 3, 0)}
+    assert store["teacher_cache"]["minilm"]["computed"] > 0  # the one-off cost is recorded
+    mimo = next(p for p in store["points"] if p["method"] == "mimo-minilm")
+    assert mimo["steps"] == {"stage1": 1, "stage2": 2}  # 34% of 3 steps in Stage 1
+    # the recorded score is the evaluation API's pooled nDCG@10 of that model
+    direct = evaluate(mimo["model_dir"], BENCH, views=["pooled"])
+    assert mimo["ndcg@10"] == pytest.approx(direct["views"]["pooled"]["overall"]["nDCG@10"])
+
+    # interrupt one run of the next invocation's plan: the runner must resume it, not start over
+    recipe = yaml.safe_load((setup / "recipe.yaml").read_text()) | {"budgets": [3, 6], "seeds": [0, 1]}
+    (cfg,) = bc.plan_point(recipe, "xlco", 6, 1, work)
+
+    def stop(info):
+        if info.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted):
+        train(cfg, progress=stop)
+    assert (Path(cfg.out) / "checkpoint.pt").is_file()
+    mtime = (Path(mimo["model_dir"]) / "model.safetensors").stat().st_mtime_ns
+
+    more = [*common, "--budgets", "3", "6", "--seeds", "0", "1"]
+    assert bc.main([*more, "--plan"]) == 0
+    planned = capsys.readouterr().out
+    assert "xlco         B=6     seed 1: xlco 6 steps: resumable" in planned
+    assert "mimo-minilm  B=3     seed 0: stage1-minilm 1 steps: trained; mimo-minilm 2 steps: trained" in planned
+    assert bc.main(more) == 0
+    second = capsys.readouterr().out
+    assert "mimo-minilm B=3 seed 0: done, skipped" in second
+    assert "resuming the interrupted run" in second
+    assert (Path(mimo["model_dir"]) / "model.safetensors").stat().st_mtime_ns == mtime
+    log = [json.loads(line) for line in (Path(cfg.out) / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]  # resumed after step 2, not retrained
+
+    store = json.loads((out / "points.json").read_text())
+    assert len(store["points"]) == 2 * 2 * 2
+    summary = json.loads((out / "summary.json").read_text())
+    cell = next(c for c in summary["curve"] if c["method"] == "xlco" and c["budget"] == 6)
+    assert cell["seeds"] == [0, 1] and cell["sd"] >= 0
+    (comp,) = [r for r in summary["comparisons"] if r["budget"] == 6]
+    assert comp["method_a"] == "mimo-minilm" and comp["method_b"] == "xlco"
+    assert comp["ci_low"] <= comp["diff"] <= comp["ci_high"]
+    assert set(comp["per_seed_diff"]) == {"0", "1"}
+    assert (out / "budget-curve.png").stat().st_size > 10_000 and (out / "budget-curve.md").is_file()
+    assert "MIMO (MiniLM) − XLCO-only" in (out / "budget-curve.md").read_text()
+
+    # a third invocation has nothing to do
+    assert bc.main(more) == 0
+    third = capsys.readouterr().out
+    assert "trained in" not in third and third.count("done, skipped") == 8
+
+
+def test_split_steps_and_unknown_method(bc, setup):
+    assert bc.split_steps(50, 0.2) == (10, 40)
+    assert bc.split_steps(2, 0.9) == (1, 1)
+    with pytest.raises(SystemExit, match="unknown method"):
+        bc.main(["--config", str(setup / "recipe.yaml"), "--methods", "nope", "--plan"])
