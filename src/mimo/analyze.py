@@ -231,14 +231,23 @@ def analyze_models(
     *,
     labels: Sequence[str] | None = None,
     max_per_lang: int = 500,
+    progress: bool = False,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Analyse several models on the same pairs; with ``out_dir`` write ``<out_dir>/analysis/``
-    (results.json, results.md, figures) atomically. Returns ``{"results", "out_dir"}``."""
+    (results.json, results.md, figures) atomically. Returns ``{"results", "out_dir"}``.
+    ``progress``: a rich bar over the models."""
+    from mimo.evaluate.api import progress_bars
+
     if not models:
         raise InputError("no model given")
     pairs = load_parallel_pairs(parallel, max_per_lang) if isinstance(parallel, str | Path) else list(parallel)
-    results = [analyze(m, pairs, label=labels[i] if labels else None, **kwargs) for i, m in enumerate(models)]
+    results = []
+    with progress_bars(progress) as task:
+        done = task(f"analysing {len(models)} models on {len(pairs)} translation pairs", len(models))
+        for i, m in enumerate(models):
+            results.append(analyze(m, pairs, label=labels[i] if labels else None, **kwargs))
+            done(1)
     written = write_analysis(results, out_dir) if out_dir is not None else None
     return {"results": results, "out_dir": written}
 

@@ -128,7 +128,7 @@ def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[s
     ev = evaluate_models(models, bench, out, labels=labels, progress=progress,
                          paired_ref="mimo" if "mimo" in labels else 0)
     pairs = translation_pairs(bench, cfg.analysis_pairs_per_lang, seed=cfg.seed)
-    an = analyze_models(models, pairs, out, labels=labels)
+    an = analyze_models(models, pairs, out, labels=labels, progress=progress)
     figs = sorted((an["out_dir"] / "figures").iterdir())  # drawn once, by write_analysis
     lap("evaluate", t)
 

@@ -22,6 +22,9 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """mimo: multilingual retrieval anchored to an English teacher."""
+    from mimo.cli._common import quiet_libraries
+
+    quiet_libraries()
 
 
 for _area in (models, data, train, evaluate, index, demo):

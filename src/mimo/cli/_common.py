@@ -19,6 +19,25 @@ console = Console(width=_WIDTH)
 err_console = Console(stderr=True, width=_WIDTH)
 
 
+def quiet_libraries() -> None:
+    """Keep library loading noise off the screen: transformers / hub / datasets progress bars and
+    warnings, library loggers below ERROR. Environment only (nothing imported), so it must run before
+    those libraries load; ``MIMO_VERBOSE=1`` keeps everything."""
+    import logging
+    import warnings
+
+    if os.environ.get("MIMO_VERBOSE"):
+        return
+    for var, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"),
+                       ("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
+                       ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(var, value)
+    for name in ("transformers", "sentence_transformers", "huggingface_hub", "datasets", "torch", "faiss"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", module=r"(transformers|sentence_transformers|huggingface_hub|datasets|torch)(\.|$)")
+
+
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a command so MimoError/ValueError/FileNotFoundError print one red line and exit 1."""
 

@@ -16,31 +16,53 @@ from mimo.evaluate.metrics import DEFAULT_METRICS
 from mimo.evaluate.search import search_all
 from mimo.evaluate.views import VIEWS, monolingual_run, score_views
 
+_ACTIVE: list[Any] = []  # the rich Progress of an enclosing progress_bars block, if any
+
 
 @contextmanager
 def progress_bars(enabled: bool) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """Yield ``task(description, total) -> advance(n)``; rich bars when enabled, no-ops otherwise."""
+    """Yield ``task(description, total) -> advance(n)``; rich bars when enabled, no-ops otherwise.
+
+    Nested blocks (one model's encode bars inside :func:`evaluate_models`' bar over models) share the
+    outer display; a nested block's bars are removed when it ends."""
     if not enabled:
         yield lambda desc, total: lambda n: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from mimo.cli._common import err_console
 
+    def factory(p: Any, mine: list[int]) -> Callable[[str, int], Callable[[int], None]]:
+        def task(desc: str, total: int) -> Callable[[int], None]:
+            tid = p.add_task(desc, total=total)
+            mine.append(tid)
+            return lambda n: p.advance(tid, n)
+
+        return task
+
+    mine: list[int] = []
+    if _ACTIVE:
+        p = _ACTIVE[-1]
+        try:
+            yield factory(p, mine)
+        finally:
+            for tid in mine:
+                p.remove_task(tid)
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=err_console,
         transient=True,
     ) as p:
-
-        def task(desc: str, total: int) -> Callable[[int], None]:
-            tid = p.add_task(desc, total=total)
-            return lambda n: p.advance(tid, n)
-
-        yield task
+        _ACTIVE.append(p)
+        try:
+            yield factory(p, mine)
+        finally:
+            _ACTIVE.pop()
 
 
 def resolve_encoder(model: Any) -> Any:
@@ -110,6 +132,7 @@ def evaluate(
     prompts = resolve_prompts(enc, query_prompt, passage_prompt)
     fp = model_fingerprint(enc) if use_cache else None
     qids, dids = list(b.queries), list(b.corpus)
+    name = label or model_label(model)
     with progress_bars(progress) as task:
         qv, qstats = encode_texts(
             enc,
@@ -118,7 +141,7 @@ def evaluate(
             batch_size=batch_size,
             use_cache=use_cache,
             fingerprint=fp,
-            progress=task("encode queries", len(qids)),
+            progress=task(f"  {name}: encode queries", len(qids)),
         )
         dv, dstats = encode_texts(
             enc,
@@ -127,7 +150,7 @@ def evaluate(
             batch_size=batch_size,
             use_cache=use_cache,
             fingerprint=fp,
-            progress=task("encode corpus", len(dids)),
+            progress=task(f"  {name}: encode corpus", len(dids)),
         )
         t0, c0 = time.perf_counter(), time.process_time()
         rk = search_all(
@@ -138,7 +161,7 @@ def evaluate(
             dids,
             [b.corpus[d]["lang"] for d in dids],
             k=k,
-            progress=task("search", len(qids)),
+            progress=task(f"  {name}: search", len(qids)),
         )
         search_s, search_cpu = time.perf_counter() - t0, time.process_time() - c0
     scored = score_views(b, rk, views, metrics)
@@ -148,7 +171,7 @@ def evaluate(
         "multi-monolingual": monolingual_run(b, rk),
     }
     return {
-        "model": label or model_label(model),
+        "model": name,
         "fingerprint": fp,
         "benchmark": b.summary(),
         "dim": int(qv.shape[1]) if qv.size else 0,
@@ -256,8 +279,12 @@ def evaluate_models(
     if labels is not None and len(labels) != len(models):
         raise InputError(f"{len(labels)} labels for {len(models)} models")
     results = []
-    for i, m in enumerate(models):
-        results.append(evaluate(m, b, views, k, progress=progress, label=labels[i] if labels else model_label(m, i), **kwargs))
+    with progress_bars(progress) as task:
+        done = task(f"evaluating {len(models)} models on {b.name}", len(models))
+        for i, m in enumerate(models):
+            label = labels[i] if labels else model_label(m, i)
+            results.append(evaluate(m, b, views, k, progress=progress, label=label, **kwargs))
+            done(1)
     paired: list[dict[str, Any]] = []
     if paired_ref is not None and len(results) > 1 and "pooled" in views:
         from mimo.evaluate.significance import paired_vs_reference
