@@ -43,7 +43,7 @@ class Issue:
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.where}: field {self.field!r}: {self.kind}: {self.detail}"
+        return f"{self.where}: field {self.field!r}: {self.kind}" + (f" ({self.detail})" if self.detail else "")
 
 
 @dataclass
@@ -109,10 +109,10 @@ def check(data: UserData, *, max_chars: int = MAX_CHARS) -> CheckReport:
         for f in ("lang", *texts, *(("pair_id",) if data.kind == "retrieval" else ())):
             v = vals.get(f)
             if f not in vals or v is None:
-                rep.issues.append(Issue("missing", row.where, f, "no value"))
+                rep.issues.append(Issue("missing", row.where, f, ""))
                 bad = True
             elif not str(v).strip():
-                rep.issues.append(Issue("empty", row.where, f, "empty text"))
+                rep.issues.append(Issue("empty", row.where, f, ""))
                 bad = True
             else:
                 vals[f] = str(v).strip()
