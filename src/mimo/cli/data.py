@@ -45,6 +45,28 @@ def _table(manifest) -> None:  # noqa: ANN001 - mimo.data.build.Manifest (import
                       f"{c.get('pages', 0)} held-out pages")
 
 
+def _markdown(manifest) -> str:  # noqa: ANN001 - mimo.data.build.Manifest
+    """The per-language table as Markdown, thin languages flagged."""
+    from mimo.langs import LANG_NAMES
+
+    rows = manifest.lang_table()
+    thin = manifest.thin_langs(THIN_PAIRS)
+    cols = [c for c in rows[0] if c != "lang"]
+    out = ["| lang | name | " + " | ".join(_SHORT.get(c, c) for c in cols) + " | flag |",
+           "|---|---|" + "---:|" * len(cols) + "---|"]
+    for r in rows:
+        flag = f"thin (< {THIN_PAIRS:,})" if r["lang"] in thin else ""
+        out.append(f"| {r['lang']} | {LANG_NAMES.get(r['lang'], '?')} | "
+                   + " | ".join(f"{r[c]:,}" for c in cols) + f" | {flag} |")
+    total = {c: sum(r[c] for r in rows) for c in cols}
+    out.append("| all | | " + " | ".join(f"{v:,}" for v in total.values()) + " | |")
+    n_ok = len(manifest.langs) - len(thin)
+    out += ["", f"{len(manifest.langs)} languages built besides English: {n_ok} with >= {THIN_PAIRS:,} parallel pairs, "
+            f"{len(thin)} thin ({', '.join(thin) or 'none'}). Build seed {manifest.seed}, "
+            f"{manifest.build_seconds:.0f} s, dataset version {manifest.dataset_version}.", ""]
+    return "\n".join(out)
+
+
 def register(app: typer.Typer) -> None:
     """Attach this area's commands to the root app."""
     data_app = typer.Typer(help="Build and inspect the multilingual datasets.", no_args_is_help=True)
@@ -133,12 +155,17 @@ def register(app: typer.Typer) -> None:
 
     @data_app.command("info")
     @friendly
-    def info(out: Path = typer.Option(None, help="data dir (default: $MIMO_HOME/data)")) -> None:
+    def info(out: Path = typer.Option(None, help="data dir (default: $MIMO_HOME/data)"),
+             markdown: Path = typer.Option(None, "--markdown", help="also write the table as Markdown here")) -> None:
         """Print the per-language table of the current build."""
         from mimo.data.build import load_manifest
+        from mimo.paths import atomic_write_text
 
         m = load_manifest(out)
         _table(m)
+        if markdown:
+            atomic_write_text(markdown, _markdown(m))
+            console.print(f"table: {markdown}")
         for s in m.sources:
             pk = ", ".join(f"{p['name']} {p.get('version', '?')}" for p in s["packages"][:3])
             more = f" (+{len(s['packages']) - 3} more)" if len(s["packages"]) > 3 else ""

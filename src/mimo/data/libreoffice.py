@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ from mimo.errors import MimoError
 from mimo.fetch import fetch_and_extract_deb
 from mimo.langs import SOURCE_LANGS, TARGET_LANGS, normalize_lang
 
+log = logging.getLogger("mimo.data")
 HELP_SOURCE = "libreoffice-help"
 L10N_SOURCE = "libreoffice-l10n"
 
@@ -240,7 +242,12 @@ def iter_help_units(langs: Sequence[str] = TARGET_LANGS) -> Iterator[AlignedUnit
     versions: dict[str, str] = {}
     for lg in ["en", *(x for x in langs if x in HELP_LANGS)]:
         fetched, root = fetch_and_extract_deb(help_package(lg))
-        dirs[lg], versions[lg] = _help_lang_dir(root, fetched.name), fetched.version
+        try:
+            dirs[lg], versions[lg] = _help_lang_dir(root, fetched.name), fetched.version
+        except MimoError as e:
+            if lg == "en":
+                raise
+            log.warning("skipping %s: %s", fetched.name, e)  # e.g. libreoffice-help-sk 7.4 ships no pages
     yield from iter_help_units_from(dirs, versions)
 
 
