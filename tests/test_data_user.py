@@ -261,3 +261,17 @@ def test_committed_tsv_and_jsonl_train_end_to_end(tmp_path):
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["alignment"]["after_stage1"] < summary["alignment"]["initial"]
     assert SentenceTransformer(str(out)).encode(["Datei öffnen"]).shape == (1, 32)
+
+
+def test_every_packaged_locale_maps_into_the_one_table():
+    """Each LibreOffice package suffix and help dir name maps to a code of SOURCE_LANGS and back."""
+    from mimo.data.build import BuildConfig, _wanted_deb
+    from mimo.data.libreoffice import HELP_INFO, L10N_INFO
+
+    for pkg in (*HELP_INFO["packages"], *L10N_INFO["packages"]):
+        code = normalize_lang(pkg.split("-", 2)[2])
+        assert code == "en" or code in SOURCE_LANGS, pkg
+        assert _wanted_deb(pkg, SOURCE_LANGS)
+    assert len(L10N_INFO["packages"]) == len(SOURCE_LANGS)
+    assert not _wanted_deb("libreoffice-l10n-pa-in", TARGET_LANGS)
+    assert BuildConfig().langs == TARGET_LANGS and BuildConfig(langs=parse_langs("all")).langs == SOURCE_LANGS
