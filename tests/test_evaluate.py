@@ -156,7 +156,7 @@ def test_load_tiny():
     [
         ("corpus.jsonl", 3, lambda s: s.replace('"d-g1-fr"', '"d-g1-en"'), "corpus.jsonl:3: duplicated _id"),
         ("corpus.jsonl", 5, lambda s: json.dumps({**json.loads(s), "text": "  "}), "corpus.jsonl:5: empty"),
-        ("queries.jsonl", 2, lambda s: s.replace('"lang": "de"', '"lang": "xx"'), "'xx' in queries.jsonl:2"),
+        ("queries.jsonl", 2, lambda s: s.replace('"lang": "de"', '"lang": "xx"'), "queries.jsonl:2: field 'lang': unknown"),
         ("qrels/test.tsv", 4, lambda s: s.replace("d-g1-fr", "nope"), "qrels/test.tsv:4: unknown corpus-id"),
         ("qrels/test.tsv", 2, lambda s: "ghost" + s[s.index("\t") :], "qrels/test.tsv:2: unknown query-id"),
     ],

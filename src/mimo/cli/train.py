@@ -58,9 +58,14 @@ def train_cmd(
     max_length: int = typer.Option(None, help="Max tokens per text."),
     seed: int = typer.Option(None),
     out: Path = typer.Option(None, help="Output model dir."),
-    parallel: Path = typer.Option(None, help="Parallel dataset dir (default: $MIMO_HOME data)."),
-    retrieval: Path = typer.Option(None, help="retrieval-train dataset dir (default: $MIMO_HOME data)."),
+    parallel: str = typer.Option(None, help="Parallel pairs: a .tsv/.csv/.jsonl/.parquet file or folder, a saved "
+                                 "dataset dir or a hub name (default: $MIMO_HOME data)."),
+    retrieval: str = typer.Option(None, help="Retrieval pairs, same formats (default: $MIMO_HOME data)."),
     langs: str = typer.Option(None, help="Comma-separated ISO codes to keep (en always kept)."),
+    columns: str = typer.Option(None, "--columns", help="Your column names: mimo field=column, e.g. "
+                                "english=en,translation=text,lang=language (see `mimo data check`)."),
+    data_lang: str = typer.Option(None, "--data-lang", help="Language of --parallel/--retrieval files "
+                                  "without a lang column (default: from the file name, e.g. pairs.de.tsv)."),
     teacher_cache: Path = typer.Option(None, help="Teacher-cache root (default $MIMO_HOME/teacher-cache)."),
     cache_read_only: bool = typer.Option(None, "--cache-read-only/--cache-writable",
                                          help="Fail on a missing cache entry instead of running the teacher."),
@@ -72,6 +77,7 @@ def train_cmd(
     (or `accelerate launch`); each process takes 1/N of every batch, gradients are averaged, rank 0
     writes the output.
     """
+    from mimo.data.user import parse_columns
     from mimo.train import TrainConfig, train
 
     cfg = TrainConfig.from_yaml(config) if config else TrainConfig()
@@ -84,6 +90,7 @@ def train_cmd(
         "parallel_path": None if parallel is None else str(parallel),
         "retrieval_path": None if retrieval is None else str(retrieval),
         "langs": None if langs is None else [x.strip() for x in langs.split(",") if x.strip()],
+        "data_columns": None if columns is None else parse_columns(columns), "data_lang": data_lang,
         "teacher_cache": None if teacher_cache is None else str(teacher_cache),
         "cache_read_only": cache_read_only,
     }

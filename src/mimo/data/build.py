@@ -96,6 +96,11 @@ class Manifest:
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "path"}
 
+    def thin_langs(self, min_pairs: int = 2_000) -> dict[str, int]:
+        """Built languages with fewer than ``min_pairs`` parallel pairs (flagged, never hidden)."""
+        par = self.counts.get("parallel", {})
+        return {lg: n for lg in self.langs if (n := sum(par.get(lg, {}).values())) < min_pairs}
+
     def lang_table(self) -> list[dict[str, Any]]:
         """One row per language: parallel pairs per source, retrieval pairs, benchmark sizes."""
         par, ret = self.counts.get("parallel", {}), self.counts.get("retrieval-train", {})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -25,15 +26,19 @@ from mimo.data.mo import read_mo
 from mimo.data.types import AlignedUnit
 from mimo.errors import MimoError
 from mimo.fetch import fetch_and_extract_deb
-from mimo.langs import TARGET_LANGS, normalize_lang
+from mimo.langs import SOURCE_LANGS, TARGET_LANGS, normalize_lang
 
+log = logging.getLogger("mimo.data")
 HELP_SOURCE = "libreoffice-help"
 L10N_SOURCE = "libreoffice-l10n"
 
 #: Debian package suffix per ISO code. Portuguese is Brazilian (pt-BR) everywhere in mimo.
-#: Arabic has no help package in bookworm (it comes from the UI catalogs only).
-_DEB_LOCALE = {"en": "en-us", "zh": "zh-cn", "pt": "pt-br"}
-HELP_LANGS: tuple[str, ...] = tuple(x for x in TARGET_LANGS if x != "ar")
+_DEB_LOCALE = {"en": "en-us", "zh": "zh-cn", "pt": "pt-br", "pa": "pa-in", "gn": "gug", "ku": "kmr"}
+#: Languages with a ``libreoffice-help-*`` package in bookworm (Arabic has none: UI catalogs only).
+HELP_LANGS: tuple[str, ...] = (
+    "ca", "cs", "da", "de", "dz", "el", "es", "et", "eu", "fi", "fr", "gl", "hi", "hu", "id", "it", "ja",
+    "km", "ko", "nl", "om", "pl", "pt", "ru", "sk", "sl", "sv", "tr", "vi", "zh",
+)
 
 
 def help_package(lang: str) -> str:
@@ -45,14 +50,14 @@ def l10n_package(lang: str) -> str:
 
 
 HELP_INFO: dict = {
-    "packages": [help_package("en"), *(help_package(x) for x in HELP_LANGS)],
+    "packages": [help_package("en"), *(help_package(x) for x in SOURCE_LANGS if x in HELP_LANGS)],
     "licence": "MPL-2.0",
     "kind": "debian",
     "url": "https://help.libreoffice.org",
     "description": "LibreOffice 7.4 help pages (HTML), paragraphs aligned by xhp paragraph id",
 }
 L10N_INFO: dict = {
-    "packages": [l10n_package(x) for x in TARGET_LANGS],
+    "packages": [l10n_package(x) for x in SOURCE_LANGS],
     "licence": "MPL-2.0",
     "kind": "debian",
     "url": "https://translations.documentfoundation.org",
@@ -157,6 +162,9 @@ def read_bookmarks(path: Path) -> dict[tuple[str, str], str]:
 
 def _help_lang_dir(root: Path, package: str) -> Path:
     dirs = [d for d in (root / "usr/share/libreoffice/help").glob("*") if (d / "text").is_dir()]
+    own = [d for d in dirs if d.name.lower() == package.removeprefix("libreoffice-help-")]
+    if len(dirs) > 1 and len(own) == 1:  # libreoffice-help-ca also ships ca-valencia
+        return own[0]
     if len(dirs) != 1:
         raise MimoError(f"{package}: expected one help/<lang>/text dir, found {[d.name for d in dirs]}")
     return dirs[0]
@@ -234,7 +242,12 @@ def iter_help_units(langs: Sequence[str] = TARGET_LANGS) -> Iterator[AlignedUnit
     versions: dict[str, str] = {}
     for lg in ["en", *(x for x in langs if x in HELP_LANGS)]:
         fetched, root = fetch_and_extract_deb(help_package(lg))
-        dirs[lg], versions[lg] = _help_lang_dir(root, fetched.name), fetched.version
+        try:
+            dirs[lg], versions[lg] = _help_lang_dir(root, fetched.name), fetched.version
+        except MimoError as e:
+            if lg == "en":
+                raise
+            log.warning("skipping %s: %s", fetched.name, e)  # e.g. libreoffice-help-sk 7.4 ships no pages
     yield from iter_help_units_from(dirs, versions)
 
 
@@ -290,6 +303,9 @@ def iter_l10n_units(langs: Sequence[str] = TARGET_LANGS) -> Iterator[AlignedUnit
                  if normalize_lang(d.parent.name, strict=False) == lg]
         if not found:
             raise MimoError(f"{fetched.name}: no program/resource/<{lg}>/LC_MESSAGES catalogs inside")
+        # the package's own locale first (``sr`` before ``sr-Latn``), never the directory order
+        own = _DEB_LOCALE.get(lg, lg)
+        found.sort(key=lambda d: (d.parent.name.lower().replace("_", "-") != own, d.parent.name))
         dirs[lg], versions[lg] = found[0], fetched.version
     yield from iter_l10n_units_from(dirs, versions)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mimo.errors import InputError
-from mimo.langs import check_lang
+from mimo.langs import LANG_NAMES, normalize_lang
 
 MAX_SHOWN = 5  # offending rows listed in an error message
 
@@ -92,13 +92,13 @@ def _records(rows: list[tuple[str, dict[str, Any]]], kind: str, probs: _Problems
             continue
         lang = row.get("lang")
         if not lang:
-            probs.add(f"{where}: missing field 'lang' for _id {rid!r}")
+            probs.add(f"{where}: missing field 'lang' for _id {rid!r} (an ISO 639-1 code per row, e.g. \"lang\": \"de\")")
             continue
-        try:
-            check_lang(str(lang), where)
-        except ValueError as e:
-            probs.add(str(e))
+        code = normalize_lang(str(lang), strict=False)  # pt_BR, zh-CN → pt, zh (mimo.langs, the one table)
+        if code not in LANG_NAMES:
+            probs.add(f"{where}: field 'lang': unknown language code {lang!r} for _id {rid!r}")
             continue
+        lang = code
         rec = {"text": text, "lang": str(lang), "group": str(row.get("group") or rid)}
         if kind == "corpus":
             rec["title"] = str(title)

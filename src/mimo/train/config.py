@@ -37,6 +37,9 @@ class TrainConfig:
     parallel_path: str | None = None
     retrieval_path: str | None = None
     langs: list[str] | None = None  # keep only these languages (plus en)
+    # a user's files (mimo.data.user): mimo field -> your column, and the language of lang-less files
+    data_columns: dict[str, str] | None = None
+    data_lang: str | None = None
     max_rows: int | None = None  # cap rows read from each dataset (CI-sized runs)
     eval_rows: int = 64  # held-out parallel rows for the alignment figure (0 = off)
     # stage 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,16 +12,21 @@ from typing import Any
 from mimo.errors import InputError, MimoError
 from mimo.langs import LANG_NAMES
 
+log = logging.getLogger("mimo.train")
+
 PARALLEL_COLUMNS = ("english", "translation", "lang")
 RETRIEVAL_COLUMNS = ("pair_id", "lang", "query", "passage")
 
 
-def _load(path: str | None, kind: str) -> Any:
+def _load(path: str | None, kind: str, columns: Any = None, lang: str | None = None) -> Any:
     import datasets
 
     if path is not None:
-        if not Path(path).exists():
-            raise InputError(f"{kind} dataset {path} does not exist")
+        saved = Path(path).is_dir() and any((Path(path) / f).is_file() for f in ("state.json", "dataset_dict.json"))
+        if not saved or columns or lang:  # a user's file, folder or hub name: mimo.data.user + checks
+            from mimo.data.check import load_checked
+
+            return load_checked(path, "parallel" if kind == "parallel" else "retrieval", columns=columns, lang=lang)
         try:
             return datasets.load_from_disk(path)
         except Exception as e:  # noqa: BLE001 - datasets raises many types for a bad dir
@@ -89,6 +96,14 @@ def _keep(langs: list[str] | None, code: str) -> bool:
     return langs is None or code == "en" or code in langs
 
 
+def _say_dropped(kind: str, codes: list[str], langs: list[str] | None) -> None:
+    """Name the rows the ``langs`` filter leaves out (nothing is dropped silently)."""
+    out = Counter(c for c in codes if not _keep(langs, c))
+    if out:
+        log.warning("%s: left out %d row(s) of languages not in --langs (%s)", kind, sum(out.values()),
+                    ", ".join(f"{lg} {n}" for lg, n in sorted(out.items())))
+
+
 @dataclass
 class ParallelData:
     english: list[str]
@@ -98,10 +113,11 @@ class ParallelData:
 
 
 def load_parallel(
-    path: str | None, langs: list[str] | None, max_rows: int | None, eval_rows: int
+    path: str | None, langs: list[str] | None, max_rows: int | None, eval_rows: int,
+    columns: Any = None, lang: str | None = None,
 ) -> ParallelData:
     """Parallel rows (en identity rows included), minus ``eval_rows`` held-out non-en units."""
-    cols = _columns(_load(path, "parallel"), "parallel", PARALLEL_COLUMNS, max_rows, unit_col="english")
+    cols = _columns(_load(path, "parallel", columns, lang), "parallel", PARALLEL_COLUMNS, max_rows, unit_col="english")
     rows = [
         (e, t, lg, uid)
         for e, t, lg, uid in zip(
@@ -110,6 +126,7 @@ def load_parallel(
         )
         if _keep(langs, lg)
     ]
+    _say_dropped("parallel", cols["lang"], langs)
     if not any(r[2] != "en" for r in rows):
         raise InputError(f"parallel dataset has no non-English rows after keeping languages {langs}")
     # held out by a hash of the English text, so all language versions of a unit leave together
@@ -129,13 +146,19 @@ class RetrievalData:
     dropped_without_en: int = 0
 
 
-def load_retrieval(path: str | None, langs: list[str] | None, max_rows: int | None) -> RetrievalData:
-    cols = _columns(_load(path, "retrieval-train"), "retrieval-train", RETRIEVAL_COLUMNS, max_rows, unit_col="pair_id")
+def load_retrieval(path: str | None, langs: list[str] | None, max_rows: int | None,
+                   columns: Any = None, lang: str | None = None) -> RetrievalData:
+    cols = _columns(_load(path, "retrieval-train", columns, lang), "retrieval-train", RETRIEVAL_COLUMNS, max_rows,
+                    unit_col="pair_id")
+    _say_dropped("retrieval-train", cols["lang"], langs)
     pairs: dict[str, dict[str, tuple[str, str]]] = {}
     for pid, lg, q, p in zip(cols["pair_id"], cols["lang"], cols["query"], cols["passage"], strict=True):
         if _keep(langs, lg):
             pairs.setdefault(pid, {})[lg] = (q, p)
     dropped = sum(1 for v in pairs.values() if "en" not in v)
+    if dropped:
+        log.warning("retrieval-train: dropped %d pair(s) without an 'en' row (the teacher needs the English side)",
+                    dropped)
     pairs = {k: v for k, v in pairs.items() if "en" in v}
     if not any(len(v) > 1 for v in pairs.values()):
         raise InputError(

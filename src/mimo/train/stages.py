@@ -63,14 +63,16 @@ def load_data(config: TrainConfig, run1: bool, run2: bool) -> tuple[ParallelData
     par: ParallelData | None = None
     ret: RetrievalData | None = None
     if run1:
-        par = load_parallel(config.parallel_path, config.langs, config.max_rows, config.eval_rows)
+        par = load_parallel(config.parallel_path, config.langs, config.max_rows, config.eval_rows,
+                            config.data_columns, config.data_lang)
     elif config.eval_rows:  # Stage 2 alone: the same held-out rows as Stage 1, when the data is there
         try:
-            par = load_parallel(config.parallel_path, config.langs, config.max_rows, config.eval_rows)
+            par = load_parallel(config.parallel_path, config.langs, config.max_rows, config.eval_rows,
+                            config.data_columns, config.data_lang)
         except MimoError:
             par = None
     if run2:
-        ret = load_retrieval(config.retrieval_path, config.langs, config.max_rows)
+        ret = load_retrieval(config.retrieval_path, config.langs, config.max_rows, config.data_columns, config.data_lang)
     return par, ret
 
 
