@@ -1,0 +1,102 @@
+"""Question-style benchmark pages (``mlir-qa-dev`` / ``mlir-qa-test``): a help page whose title is a
+question or a task ("Where do I get color profiles?", "Change the screen brightness", "Saving a
+Presentation in HTML Format"), answered by the page's own text.
+
+Candidates (:data:`QA_PAGES`): every GNOME help page, LibreOffice help how-to pages (``*/guide/*``)
+and installation-guide sections, whose title :func:`mimo.data.kinds.group_kind` tags as a question
+or a task (installation-guide: questions only, its other titles are chapter names). The answer is
+the body after the title: headings and paragraphs in document order until ``qa_passage_chars``
+English characters (at most ``qa_passage_units`` units), keeping only units translated into every
+language of the first paragraph, so each language version says the same thing. A page is split as
+a whole into ``mlir-qa-dev``, ``mlir-qa-test`` or training, stratified by (source, kind); every
+text of a held-out page is kept out of every training output (``mimo.data.build``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mimo.data.clean import is_untranslated
+from mimo.data.kinds import QUESTION, TASK, group_kind
+from mimo.data.types import AlignedUnit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mimo.data.build import BuildConfig, Pair
+
+#: source -> (page-id test, kinds accepted as benchmark queries)
+QA_PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gnome-user-docs": ("", (QUESTION, TASK)),
+    "libreoffice-help": ("/guide/", (QUESTION, TASK)),
+    "installation-guide": ("", (QUESTION,)),
+}
+BODY_KINDS = frozenset({"paragraph", "heading"})
+
+
+def qa_pair(units: Sequence[AlignedUnit], cfg: BuildConfig) -> Pair | None:
+    """The (title -> answer) pair of one page (units in document order), or None when the page is
+    not a question/task page or has no usable answer."""
+    from mimo.data.build import Pair
+
+    if not units or units[0].source not in QA_PAGES:
+        return None
+    marker, kinds = QA_PAGES[units[0].source]
+    if marker not in units[0].page_id:
+        return None
+    ti = next((i for i, u in enumerate(units) if u.kind == "title"), None)
+    if ti is None:
+        return None
+    title = units[ti]
+    lo, hi = cfg.query_chars
+    if group_kind(title.texts) not in kinds or not lo <= len(title.texts["en"]) <= hi:
+        return None
+    body = [u for u in units[ti + 1:] if u.kind in BODY_KINDS]
+    first = next((u for u in body if u.kind == "paragraph"), None)  # its languages are the answer's
+    if first is None:
+        return None
+    langs = set(title.texts) & set(first.texts)
+    run: list[AlignedUnit] = []
+    for u in body:
+        if len(run) >= cfg.qa_passage_units or sum(len(x.texts["en"]) for x in run) >= cfg.qa_passage_chars:
+            break
+        if langs <= set(u.texts):
+            run.append(u)
+    while run and run[-1].kind == "heading":
+        run.pop()  # an answer does not end on a heading
+    en_p = "\n".join(u.texts["en"] for u in run)
+    if len(en_p) < cfg.qa_min_passage_chars:
+        return None
+    passage = {lg: "\n".join(u.texts[lg] for u in run) for lg in sorted(langs)}
+    passage = {lg: t for lg, t in passage.items()
+               if lg == "en" or (len(t) >= 20 and not is_untranslated(en_p, t, lg))}
+    query = {lg: t for lg, t in title.texts.items() if lg in passage}
+    if len(query) < 2:
+        return None
+    return Pair(f"{title.unit_id}#qa", (title.source, title.page_id), title.source, title.kind,
+                f"{title.unit_id}#answer", query, passage, tuple(u.texts["en"] for u in run))
+
+
+def split_qa(pairs: Sequence[Pair], cfg: BuildConfig, min_langs: int) -> tuple[set, set]:
+    """Seeded page split into (qa-dev pages, qa-test pages), stratified by (source, query kind):
+    each stratum gives dev and test the same share of its pages, the rest stays training."""
+    strata: dict[tuple[str, str], list] = defaultdict(list)
+    for p in pairs:
+        if len(p.langs()) - 1 >= min_langs:
+            strata[(p.source, group_kind(p.query))].append(p.page)
+    total = sum(len(v) for v in strata.values())
+    want = cfg.qa_dev_queries + cfg.qa_test_queries
+    scale = min(1.0, total / want) if want else 0.0
+    dev_share = cfg.qa_dev_queries * scale / total if total else 0.0
+    test_share = cfg.qa_test_queries * scale / total if total else 0.0
+    dev: set = set()
+    test: set = set()
+    for key in sorted(strata):
+        pages = sorted(set(strata[key]))
+        random.Random(f"{cfg.seed}:qa:{key}").shuffle(pages)
+        n_dev = round(len(pages) * dev_share)
+        n_test = round(len(pages) * test_share)
+        dev.update(pages[:n_dev])
+        test.update(pages[n_dev:n_dev + n_test])
+    return dev, test
