@@ -61,6 +61,8 @@ def train_cmd(
     parallel: Path = typer.Option(None, help="Parallel dataset dir (default: $MIMO_HOME data)."),
     retrieval: Path = typer.Option(None, help="retrieval-train dataset dir (default: $MIMO_HOME data)."),
     langs: str = typer.Option(None, help="Comma-separated ISO codes to keep (en always kept)."),
+    query_kinds: str = typer.Option(None, help="Stage 2 on these query kinds only, e.g. question,task "
+                                    "(question, task, heading, index-term)."),
     teacher_cache: Path = typer.Option(None, help="Teacher-cache root (default $MIMO_HOME/teacher-cache)."),
     cache_read_only: bool = typer.Option(None, "--cache-read-only/--cache-writable",
                                          help="Fail on a missing cache entry instead of running the teacher."),
@@ -84,6 +86,7 @@ def train_cmd(
         "parallel_path": None if parallel is None else str(parallel),
         "retrieval_path": None if retrieval is None else str(retrieval),
         "langs": None if langs is None else [x.strip() for x in langs.split(",") if x.strip()],
+        "query_kinds": None if query_kinds is None else [x.strip() for x in query_kinds.split(",") if x.strip()],
         "teacher_cache": None if teacher_cache is None else str(teacher_cache),
         "cache_read_only": cache_read_only,
     }

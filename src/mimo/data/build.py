@@ -340,8 +340,8 @@ def _build_into(dest: Path, cfg: BuildConfig, say: Progress, t0: float) -> Manif
     pairs = [p for p in pairs if len(q_pages[p.query["en"].casefold()]) == 1]
 
     dev_pages, test_pages = split_pages(pairs, cfg)
-    qa_pairs = _qa_pairs(pages, dev_pages | test_pages, cfg)
-    qa_dev, qa_test = split_qa(qa_pairs, cfg, min_langs(cfg))
+    qa_pairs = _qa_pairs(pages, cfg)
+    qa_dev, qa_test = split_qa(qa_pairs, cfg, min_langs(cfg), dev_pages, test_pages)
     bench_pages = dev_pages | test_pages | qa_dev | qa_test
     leaked = {u.texts["en"].casefold() for pg in bench_pages for u in pages[pg]}
     train_units = [u for pg, units in pages.items() if pg not in bench_pages for u in units
@@ -379,14 +379,14 @@ def min_langs(cfg: BuildConfig) -> int:
     return max(1, min(cfg.bench_min_langs, len(cfg.langs) - 1))
 
 
-def _qa_pairs(pages: dict[tuple[str, str], list[AlignedUnit]], exclude: set, cfg: BuildConfig) -> list[Pair]:
-    """Question/task pages (``mimo.data.qa``) outside ``exclude``, except titles that name several pages."""
+def _qa_pairs(pages: dict[tuple[str, str], list[AlignedUnit]], cfg: BuildConfig) -> list[Pair]:
+    """Question/task pages (``mimo.data.qa``), except those whose title names several pages."""
     titles: dict[str, set] = defaultdict(set)
     for pg, units in pages.items():
         for u in units:
             if u.kind == "title":
                 titles[u.texts["en"].casefold()].add(pg)
-    out = [p for pg, units in pages.items() if pg not in exclude and (p := qa_pair(units, cfg)) is not None]
+    out = [p for units in pages.values() if (p := qa_pair(units, cfg)) is not None]
     return [p for p in out if len(titles[p.query["en"].casefold()]) == 1]
 
 

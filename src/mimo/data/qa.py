@@ -8,8 +8,9 @@ or a task (installation-guide: questions only, its other titles are chapter name
 the body after the title: headings and paragraphs in document order until ``qa_passage_chars``
 English characters (at most ``qa_passage_units`` units), keeping only units translated into every
 language of the first paragraph, so each language version says the same thing. A page is split as
-a whole into ``mlir-qa-dev``, ``mlir-qa-test`` or training, stratified by (source, kind); every
-text of a held-out page is kept out of every training output (``mimo.data.build``).
+a whole (:func:`split_qa`): pages already held out for ``mlir-dev`` / ``mlir-test`` serve
+``mlir-qa-dev`` / ``mlir-qa-test`` first, training pages fill the rest; every text of a held-out
+page is kept out of every training output (``mimo.data.build``).
 """
 
 from __future__ import annotations
@@ -78,25 +79,35 @@ def qa_pair(units: Sequence[AlignedUnit], cfg: BuildConfig) -> Pair | None:
                 f"{title.unit_id}#answer", query, passage, tuple(u.texts["en"] for u in run))
 
 
-def split_qa(pairs: Sequence[Pair], cfg: BuildConfig, min_langs: int) -> tuple[set, set]:
-    """Seeded page split into (qa-dev pages, qa-test pages), stratified by (source, query kind):
-    each stratum gives dev and test the same share of its pages, the rest stays training."""
+def split_qa(pairs: Sequence[Pair], cfg: BuildConfig, min_langs: int, dev_pool: set, test_pool: set
+             ) -> tuple[set, set]:
+    """Seeded page split into (qa-dev pages, qa-test pages).
+
+    Pages already held out for ``mlir-dev`` (``dev_pool``) can only go to qa-dev and those of
+    ``mlir-test`` only to qa-test, so no training page is spent where a held-out one serves and a dev
+    page never meets a test page; training pages fill what is missing, stratified by (source, query
+    kind) so that both splits get the same mix; the rest stays training."""
+    eligible = sorted({p.page: p for p in pairs if len(p.langs()) - 1 >= min_langs}.items())
+    kind = {pg: (p.source, group_kind(p.query)) for pg, p in eligible}
+
+    def take(pool: list, n: int, tag: str) -> list:
+        pool = sorted(pool)
+        random.Random(f"{cfg.seed}:qa:{tag}").shuffle(pool)
+        return pool[:max(0, n)]
+
+    dev = set(take([pg for pg in kind if pg in dev_pool], cfg.qa_dev_queries, "dev"))
+    test = set(take([pg for pg in kind if pg in test_pool], cfg.qa_test_queries, "test"))
+    need_dev, need_test = cfg.qa_dev_queries - len(dev), cfg.qa_test_queries - len(test)
     strata: dict[tuple[str, str], list] = defaultdict(list)
-    for p in pairs:
-        if len(p.langs()) - 1 >= min_langs:
-            strata[(p.source, group_kind(p.query))].append(p.page)
+    for pg, key in kind.items():
+        if pg not in dev_pool and pg not in test_pool:
+            strata[key].append(pg)
     total = sum(len(v) for v in strata.values())
-    want = cfg.qa_dev_queries + cfg.qa_test_queries
-    scale = min(1.0, total / want) if want else 0.0
-    dev_share = cfg.qa_dev_queries * scale / total if total else 0.0
-    test_share = cfg.qa_test_queries * scale / total if total else 0.0
-    dev: set = set()
-    test: set = set()
+    scale = min(1.0, total / (need_dev + need_test)) if need_dev + need_test > 0 else 0.0
     for key in sorted(strata):
-        pages = sorted(set(strata[key]))
-        random.Random(f"{cfg.seed}:qa:{key}").shuffle(pages)
-        n_dev = round(len(pages) * dev_share)
-        n_test = round(len(pages) * test_share)
+        pages = take(strata[key], len(strata[key]), str(key))
+        n_dev = round(len(pages) * need_dev * scale / total) if total else 0
+        n_test = round(len(pages) * need_test * scale / total) if total else 0
         dev.update(pages[:n_dev])
         test.update(pages[n_dev:n_dev + n_test])
     return dev, test

@@ -37,6 +37,7 @@ class TrainConfig:
     parallel_path: str | None = None
     retrieval_path: str | None = None
     langs: list[str] | None = None  # keep only these languages (plus en)
+    query_kinds: list[str] | None = None  # retrieval-train rows of these query kinds only (mimo.data.kinds)
     max_rows: int | None = None  # cap rows read from each dataset (CI-sized runs)
     eval_rows: int = 64  # held-out parallel rows for the alignment figure (0 = off)
     # stage 1
@@ -99,6 +100,14 @@ class TrainConfig:
             from mimo.langs import check_lang
 
             self.langs = [check_lang(code, "config field 'langs'") for code in self.langs]
+        if self.query_kinds is not None:
+            from mimo.data.kinds import parse_kinds
+
+            try:
+                kinds = parse_kinds(self.query_kinds)
+            except ValueError as e:
+                raise InputError(f"config field 'query_kinds': {e}") from None
+            self.query_kinds = list(kinds) if kinds else None
         return self
 
     def _coerce_numbers(self) -> None:

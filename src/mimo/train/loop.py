@@ -415,7 +415,7 @@ def train(
         except MimoError:
             par = None
     if run2:
-        ret = load_retrieval(config.retrieval_path, config.langs, config.max_rows)
+        ret = load_retrieval(config.retrieval_path, config.langs, config.max_rows, config.query_kinds)
 
     ckpt = None
     if resume:
