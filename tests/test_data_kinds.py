@@ -43,6 +43,17 @@ HEADING = "heading"
     ("Printing", "en", HEADING),
     ("Mark", "en", HEADING),
     ("Bildschirmhelligkeit ändern", "de", HEADING),  # imperatives are read in English only
+    # statements, labels and names that look like the rules above (mlir-test queries)
+    ("There are few Linux viruses, so you probably don’t need anti-virus software.", "en", HEADING),
+    ("Calibrating your scanner is important to capture accurate colors.", "en", HEADING),
+    ("Check if a filesystem is damaged and bring it back into a usable state.", "en", TASK),
+    ("Not at end of line:", "en", HEADING),
+    ("Low (not recommended)", "en", HEADING),
+    ("NOT function", "en", HEADING),
+    ("When rotating", "en", HEADING),
+    ("My Macros", "en", HEADING),
+    ("My computer will not turn on", "en", QUESTION),
+    ("Why is my laptop slow when it is on battery?", "en", QUESTION),
 ])
 def test_query_kind_known_examples(text, lang, kind):
     assert query_kind(text, lang) == kind

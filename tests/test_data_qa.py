@@ -42,7 +42,7 @@ def _pages(units):
 
 def _cfg(**kw) -> BuildConfig:
     base = dict(langs=("de", "ja", "pt"), sources=("libreoffice-help", "gnome-user-docs"), seed=3,
-                filters=FilterConfig(cap=None), dev_queries=1, test_queries=2, bench_min_langs=2,
+                filters=FilterConfig(cap=None), dev_queries=1, test_queries=2, bench_min_langs=1,
                 queries_per_page=1, passages_per_page=2, qa_dev_queries=1, qa_test_queries=2)
     return BuildConfig(**(base | kw))
 
@@ -56,6 +56,9 @@ def test_qa_pair_is_title_to_steps():
                          "Set the File type to HTML Document (LibreOffice Impress) (.html;.htm)."]
     assert len(p.passage["en"]) <= 600 + 200 and set(p.passage) == {"en", "de", "ja"}
     assert p.passage["de"].split("\n")[1] == "Wählen Sie Datei – Exportieren…"
+    # the ja package leaves the first step of border_character in English: no Japanese version of that answer
+    border = qa_pair(pages[("libreoffice-help", "libreoffice-help:text/swriter/guide/border_character.xhp")], _cfg())
+    assert border is not None and border.langs() == ["en", "de"] and "ja" not in border.passage
     # reference pages (not */guide/*) are not question/task pages
     assert qa_pair(pages[("libreoffice-help", "libreoffice-help:text/swriter/01/04040000.xhp")], _cfg()) is None
     g = _pages(_gnome())

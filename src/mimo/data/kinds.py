@@ -36,8 +36,8 @@ cancel change check choose clean clear click close collect combine compare confi
 convert copy create crop customize customise cut deactivate debug define delete deselect determine dim
 disable disallow disconnect display do download drag draw edit eject empty enable encrypt enter erase
 export extract fill filter find fix flash format gather get give group have help hide highlight import
-improve increase insert install join keep label launch limit link list load lock log look magnify make
-manage map mark maximize merge minimize modify mount move name navigate number open override pair paste
+improve increase insert install join keep label launch let limit link list load lock log look magnify make
+manage map mark maximize merge minimize modify mount move navigate number open override pair paste
 pause perform pin place play prevent preview print protect purge read record recover reduce refresh rehearse
 remove rename reorder repair repeat replace reset resize restore restrict resume rotate run safely save
 scan scroll search see select send set share show shrink shut simulate sort specify split start stop
@@ -46,13 +46,16 @@ upgrade use verify view wipe write zoom
 """.split())
 _NOT_GERUND = {"anything", "everything", "nothing", "something", "string", "during", "morning", "evening",
                "heading", "ceiling", "building", "wedding", "thing", "king", "ring", "wing", "spring", "bring",
-               "sing", "sling", "swing", "sibling", "pudding", "padding", "spacing", "setting", "pairing",
+               "sing", "sling", "swing", "sibling", "pudding", "padding", "spacing", "pairing",
                "networking", "housekeeping", "clipping", "mapping", "rounding", "hyphenation"}
 _PROBLEM = re.compile(
-    r"^(i|i[’']ve|i[’']m|my)\b|\b(not|cannot|can[’']t|won[’']t|doesn[’']t|don[’']t|isn[’']t|aren[’']t|"
-    r"didn[’']t|wouldn[’']t|couldn[’']t)\b|\b(is|are|seems|gets|locks|reacts|keeps) (wrong|slow|always|too|"
-    r"really|not|with|itself|broken|missing|stuck)\b",
+    r"^(i|i[’']ve|i[’']m|my)\s|\b(is|are|does|do|did|will|can|could|was) not\b|\b(cannot|can[’']t|won[’']t|"
+    r"doesn[’']t|don[’']t|isn[’']t|aren[’']t|didn[’']t|wouldn[’']t|couldn[’']t)\b|"
+    r"\b(is|are|seems|gets|locks|reacts|keeps) (wrong|slow|always|too|really|with|itself|broken|missing|stuck)\b",
     re.IGNORECASE)
+#: what may follow an interrogative opener in a question without "?" ("What to back up", "Why is …")
+_AFTER_WH = {"to", "is", "are", "was", "do", "does", "did", "can", "could", "should", "will", "would", "happens",
+             "i", "my", "if"}
 _WORD = re.compile(r"[\w’'-]+")
 
 
@@ -71,7 +74,7 @@ def _english_kind(text: str) -> str | None:
         return None  # "Display & screen", "Files, folders & search": topic names
     if first == "how" and len(words) > 1 and words[1] == "to":
         return TASK
-    if first in _INTERROGATIVE - {"do", "is", "are", "am", "may", "will"} and len(words) > 1:
+    if first in _INTERROGATIVE - {"do", "is", "are", "am", "may", "will"} and len(words) > 2 and words[1] in _AFTER_WH:
         return QUESTION
     if first in {"to"} and len(words) > 1 and words[1] in _IMPERATIVE:
         return TASK
@@ -79,11 +82,14 @@ def _english_kind(text: str) -> str | None:
         return TASK
     if first.endswith("ly") and len(words) > 2 and words[1] in _IMPERATIVE:  # "Manually set network settings"
         return TASK
-    if _PROBLEM.search(text):
+    if text.rstrip().endswith((".", ":", ";")):
+        return None  # a statement ("There are few Linux viruses, so …") or a label ("Not at end of line:")
+    if len(words) >= 3 and _PROBLEM.search(text):
         return QUESTION
     gerund = words[1] if first.endswith("ly") and len(words) > 2 else first  # "Automatically Calculating Series"
     if (gerund.endswith("ing") and len(gerund) > 4 and gerund not in _NOT_GERUND
-            and len(words) > (2 if gerund is not first else 1) and not _looks_nominal(words)):
+            and len(words) > (2 if gerund is not first else 1) and not _looks_nominal(words)
+            and not re.search(r"\b(is|are|was|were)\b", text)):  # "Calibrating your scanner is important …"
         return TASK
     return None
 

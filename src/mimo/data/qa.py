@@ -57,12 +57,12 @@ def qa_pair(units: Sequence[AlignedUnit], cfg: BuildConfig) -> Pair | None:
     first = next((u for u in body if u.kind == "paragraph"), None)  # its languages are the answer's
     if first is None:
         return None
-    langs = set(title.texts) & set(first.texts)
+    langs = set(title.texts) & _translated(first)
     run: list[AlignedUnit] = []
     for u in body:
         if len(run) >= cfg.qa_passage_units or sum(len(x.texts["en"]) for x in run) >= cfg.qa_passage_chars:
             break
-        if langs <= set(u.texts):
+        if langs <= _translated(u):  # else skipped: every language version holds the same units
             run.append(u)
     while run and run[-1].kind == "heading":
         run.pop()  # an answer does not end on a heading
@@ -77,6 +77,13 @@ def qa_pair(units: Sequence[AlignedUnit], cfg: BuildConfig) -> Pair | None:
         return None
     return Pair(f"{title.unit_id}#qa", (title.source, title.page_id), title.source, title.kind,
                 f"{title.unit_id}#answer", query, passage, tuple(u.texts["en"] for u in run))
+
+
+def _translated(u: AlignedUnit) -> set[str]:
+    """Languages that really translate ``u`` (English itself included): the help packages leave
+    some units in English ('Choose Insert - Text from File.' on a Japanese page)."""
+    en = u.texts["en"]
+    return {lg for lg, t in u.texts.items() if lg == "en" or not is_untranslated(en, t, lg)}
 
 
 def split_qa(pairs: Sequence[Pair], cfg: BuildConfig, min_langs: int, dev_pool: set, test_pool: set
