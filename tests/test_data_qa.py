@@ -84,6 +84,7 @@ def test_qa_benchmarks_disjoint_from_training_and_mlir(built):
     out, m = built
     qa = set(m.splits["mlir-qa-dev"]) | set(m.splits["mlir-qa-test"])
     assert m.splits["mlir-qa-dev"] and m.splits["mlir-qa-test"]
+    assert m.counts["mlir-qa-test"]["distractor_groups"] > 0
     assert not set(m.splits["mlir-qa-dev"]) & set(m.splits["mlir-qa-test"])
     # a dev page never meets a test page (QA pages may reuse their own split's mlir pages)
     assert not set(m.splits["mlir-qa-dev"]) & set(m.splits["mlir-test"])
@@ -117,6 +118,10 @@ def test_qa_benchmark_layout_kinds_and_manifest(built):
         for q in queries:  # pooled: every language version of the answer is relevant
             assert qrels[q["_id"]] in by_group.values()
         c = m.counts[name]
+        # the other held-out pages of the split add their opening passages, relevant to no query
+        gold = {d for docs in qrels.values() for d in docs}
+        distract = {g for g, docs in by_group.items() if not docs & gold}
+        assert len(distract) == c["distractor_groups"] == c["corpus_groups"] - c["query_groups"]
         assert c["query_groups"] == len({q["group"] for q in queries}) == c["pages"]
         assert sum(c["kinds"].values()) == c["query_groups"]
         assert set(c["licences"]) == set(c["sources"]) and all(c["licences"].values())

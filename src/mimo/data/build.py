@@ -35,7 +35,7 @@ from typing import Any
 
 from mimo.data.clean import FilterConfig, filter_pairs, is_untranslated
 from mimo.data.kinds import KINDS, group_kind
-from mimo.data.qa import qa_pair, split_qa
+from mimo.data.qa import distractor, qa_pair, split_qa
 from mimo.data.types import PASSAGE_KINDS, QUERY_KINDS, AlignedUnit
 from mimo.errors import MimoError
 from mimo.langs import ALL_LANGS, TARGET_LANGS, check_lang
@@ -359,10 +359,13 @@ def _build_into(dest: Path, cfg: BuildConfig, say: Progress, t0: float) -> Manif
                    and p.passage["en"].casefold() not in leaked and not any(t.casefold() in leaked for t in p.units)]
     counts["retrieval-train"] = _write_retrieval(dest / "retrieval-train", train_pairs)
     licences = {r["source"]: r["licence"] for r in records}
+    # the QA corpora add the opening passage of each other held-out page of the same split
+    extra = {"mlir-qa-dev": _distractors(pages, dev_pages - qa_dev, [p for p in qa_pairs if p.page in qa_dev], cfg),
+             "mlir-qa-test": _distractors(pages, test_pages - qa_test, [p for p in qa_pairs if p.page in qa_test], cfg)}
     for name, chosen, from_ in (("mlir-dev", dev_pages, pairs), ("mlir-test", test_pages, pairs),
                                 ("mlir-qa-dev", qa_dev, qa_pairs), ("mlir-qa-test", qa_test, qa_pairs)):
         say(f"writing {name} …")
-        counts[name] = write_benchmark(dest / name, [p for p in from_ if p.page in chosen], cfg)
+        counts[name] = write_benchmark(dest / name, [p for p in from_ if p.page in chosen], cfg, extra.get(name, {}))
         counts[name]["licences"] = {s: licences.get(s, licences.get(source_of(s), "")) for s in counts[name]["sources"]}
     manifest = Manifest(
         dataset_version=DATASET_VERSION, created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -388,6 +391,19 @@ def _qa_pairs(pages: dict[tuple[str, str], list[AlignedUnit]], cfg: BuildConfig)
                 titles[u.texts["en"].casefold()].add(pg)
     out = [p for units in pages.values() if (p := qa_pair(units, cfg)) is not None]
     return [p for p in out if len(titles[p.query["en"].casefold()]) == 1]
+
+
+def _distractors(pages: dict[tuple[str, str], list[AlignedUnit]], chosen: set, answers: Sequence[Pair],
+                 cfg: BuildConfig) -> dict[str, dict[str, str]]:
+    """Corpus-only passages (group key -> texts per language) of the held-out pages ``chosen``; one
+    that shares a paragraph with a gold answer (pages that repeat each other) is left out."""
+    gold = {t.casefold() for p in answers for t in p.units}
+    out = {}
+    for pg in sorted(chosen):
+        texts = distractor(pages[pg], cfg)
+        if texts is not None and not any(t.casefold() in gold for t in texts["en"].split("\n")):
+            out[f"{pg[0]}:{pg[1]}#intro"] = texts
+    return out
 
 
 def split_pages(pairs: Sequence[Pair], cfg: BuildConfig) -> tuple[set, set]:
@@ -481,8 +497,10 @@ def _short(key: str) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
-def write_benchmark(path: Path, pairs: Sequence[Pair], cfg: BuildConfig) -> dict:
-    """A pooled BEIR benchmark: every language version of a gold passage is relevant."""
+def write_benchmark(path: Path, pairs: Sequence[Pair], cfg: BuildConfig,
+                    distractors: dict[str, dict[str, str]] | None = None) -> dict:
+    """A pooled BEIR benchmark: every language version of a gold passage is relevant;
+    ``distractors`` (group key -> texts per language) join the corpus, relevant to no query."""
     rng = random.Random(f"{cfg.seed}:{path.name}")
     by_page: dict[tuple[str, str], list[Pair]] = defaultdict(list)
     for p in pairs:
@@ -511,6 +529,8 @@ def write_benchmark(path: Path, pairs: Sequence[Pair], cfg: BuildConfig) -> dict
                 qid = f"{qg}-{lg}"
                 queries.append({"_id": qid, "text": p.query[lg], "lang": lg, "group": qg, "kind": kind})
                 qrels.extend((qid, d) for d in docs)
+    for key, texts in (distractors or {}).items():
+        corpus_groups.setdefault(_short(key), texts)
     corpus = [{"_id": f"{g}-{lg}", "text": t, "title": "", "lang": lg, "group": g}
               for g, texts in sorted(corpus_groups.items()) for lg, t in texts.items()]
     path.mkdir(parents=True)
@@ -524,6 +544,7 @@ def write_benchmark(path: Path, pairs: Sequence[Pair], cfg: BuildConfig) -> dict
     return {"queries": dict(Counter(q["lang"] for q in queries)),
             "corpus": dict(Counter(c["lang"] for c in corpus)),
             "query_groups": len({q["group"] for q in queries}), "corpus_groups": len(corpus_groups),
+            "distractor_groups": len(distractors or {}),
             "qrels": len(qrels), "pages": len(by_page),
             "kinds": {k: n for k in KINDS if (n := len({q["group"] for q in queries if q["kind"] == k}))},
             "sources": dict(Counter(p.source for ps in by_page.values() for p in ps[:1]))}

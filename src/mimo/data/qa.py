@@ -53,11 +53,26 @@ def qa_pair(units: Sequence[AlignedUnit], cfg: BuildConfig) -> Pair | None:
     lo, hi = cfg.query_chars
     if group_kind(title.texts) not in kinds or not lo <= len(title.texts["en"]) <= hi:
         return None
-    body = [u for u in units[ti + 1:] if u.kind in BODY_KINDS]
+    got = page_answer(units[ti + 1:], set(title.texts), cfg)
+    if got is None:
+        return None
+    passage, run = got
+    query = {lg: t for lg, t in title.texts.items() if lg in passage}
+    if len(query) < 2:
+        return None
+    return Pair(f"{title.unit_id}#qa", (title.source, title.page_id), title.source, title.kind,
+                f"{title.unit_id}#answer", query, passage, tuple(u.texts["en"] for u in run))
+
+
+def page_answer(after_title: Sequence[AlignedUnit], langs: set[str], cfg: BuildConfig
+                ) -> tuple[dict[str, str], list[AlignedUnit]] | None:
+    """The answer passage per language (and its units) made of the body units ``after_title``,
+    in the languages of ``langs`` that translate the first paragraph; None when too short."""
+    body = [u for u in after_title if u.kind in BODY_KINDS]
     first = next((u for u in body if u.kind == "paragraph"), None)  # its languages are the answer's
     if first is None:
         return None
-    langs = set(title.texts) & _translated(first)
+    langs = langs & _translated(first)
     run: list[AlignedUnit] = []
     for u in body:
         if len(run) >= cfg.qa_passage_units or sum(len(x.texts["en"]) for x in run) >= cfg.qa_passage_chars:
@@ -72,11 +87,18 @@ def qa_pair(units: Sequence[AlignedUnit], cfg: BuildConfig) -> Pair | None:
     passage = {lg: "\n".join(u.texts[lg] for u in run) for lg in sorted(langs)}
     passage = {lg: t for lg, t in passage.items()
                if lg == "en" or (len(t) >= 20 and not is_untranslated(en_p, t, lg))}
-    query = {lg: t for lg, t in title.texts.items() if lg in passage}
-    if len(query) < 2:
+    return passage, run
+
+
+def distractor(units: Sequence[AlignedUnit], cfg: BuildConfig) -> dict[str, str] | None:
+    """A page's opening answer-like passage (its body after the title, as :func:`page_answer`), for
+    any page: the QA corpus adds these from held-out pages that are not QA pages, so a question's
+    answer competes with help passages of the same form that answer none of the queries."""
+    ti = next((i for i, u in enumerate(units) if u.kind == "title"), None)
+    if ti is None:
         return None
-    return Pair(f"{title.unit_id}#qa", (title.source, title.page_id), title.source, title.kind,
-                f"{title.unit_id}#answer", query, passage, tuple(u.texts["en"] for u in run))
+    got = page_answer(units[ti + 1:], set(units[ti].texts), cfg)
+    return got[0] if got and len(got[0]) >= 2 else None
 
 
 def _translated(u: AlignedUnit) -> set[str]:
