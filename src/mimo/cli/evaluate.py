@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
     @friendly
     def evaluate_cmd(
         models: list[str] = typer.Argument(..., help="Model names (e5-small, minilm, use, ...) or directories."),
-        bench: str = typer.Option(..., "--bench", "-b", help="mlir-dev / mlir-test, a BEIR directory, or an HF dataset name."),
+        bench: str = typer.Option(
+            ..., "--bench", "-b", help="mlir-dev, mlir-test, mlir-qa-dev, mlir-qa-test, a BEIR directory, or an HF dataset name."
+        ),
         out: Path = typer.Option(None, "--out", "-o", help="Run directory (default ./mimo-runs/<bench>)."),
         views: list[str] = typer.Option(
             ["pooled", "cross-lingual", "multi-monolingual"], "--view", help="Views to score (repeatable)."
@@ -33,7 +35,7 @@ def register(app: typer.Typer) -> None:
         """Score models on a benchmark: pooled / cross-lingual / multi-monolingual views, bias, agreement,
         and a paired significance test of the first (or --paired-ref) model against the others."""
         from mimo.evaluate import evaluate_models
-        from mimo.evaluate.compare import to_rich
+        from mimo.evaluate.compare import per_kind_table, to_rich
 
         out_dir = out or Path("mimo-runs") / Path(bench).name
         res = evaluate_models(
@@ -51,6 +53,9 @@ def register(app: typer.Typer) -> None:
         )
         r0 = res["results"][0]["benchmark"]
         console.print(to_rich(res["table"], f"{r0['name']}: {r0['n_queries']} queries, {r0['n_docs']} docs"))
+        view = "pooled" if "pooled" in views else views[0]
+        if (kt := per_kind_table(res["results"], view))["columns"]:
+            console.print(to_rich(kt, f"{view} nDCG@10 per query kind", compact=False))
         for r in res["results"]:
             q, c = r["encode"]["queries"], r["encode"]["corpus"]
             console.print(

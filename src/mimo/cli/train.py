@@ -66,6 +66,8 @@ def train_cmd(
                                 "english=en,translation=text,lang=language (see `mimo data check`)."),
     data_lang: str = typer.Option(None, "--data-lang", help="Language of --parallel/--retrieval files "
                                   "without a lang column (default: from the file name, e.g. pairs.de.tsv)."),
+    query_kinds: str = typer.Option(None, help="Stage 2 on these query kinds only, e.g. question,task "
+                                    "(question, task, heading, index-term)."),
     teacher_cache: Path = typer.Option(None, help="Teacher-cache root (default $MIMO_HOME/teacher-cache)."),
     cache_read_only: bool = typer.Option(None, "--cache-read-only/--cache-writable",
                                          help="Fail on a missing cache entry instead of running the teacher."),
@@ -91,6 +93,7 @@ def train_cmd(
         "retrieval_path": None if retrieval is None else str(retrieval),
         "langs": None if langs is None else [x.strip() for x in langs.split(",") if x.strip()],
         "data_columns": None if columns is None else parse_columns(columns), "data_lang": data_lang,
+        "query_kinds": None if query_kinds is None else [x.strip() for x in query_kinds.split(",") if x.strip()],
         "teacher_cache": None if teacher_cache is None else str(teacher_cache),
         "cache_read_only": cache_read_only,
     }

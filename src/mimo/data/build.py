@@ -1,14 +1,17 @@
-"""Assemble the datasets (parallel, retrieval-train, mlir-dev, mlir-test) and their manifest.
+"""Assemble the datasets (parallel, retrieval-train, mlir-dev, mlir-test, mlir-qa-dev, mlir-qa-test)
+and their manifest.
 
 All sources yield :class:`~mimo.data.types.AlignedUnit` records in document order. Pages (keyed
 by source + page id) are split once with a fixed seed: benchmark pages feed ``mlir-dev`` /
-``mlir-test`` only, every other page feeds training; training units whose English text also
+``mlir-test`` only, question/task pages (``mimo.data.qa``) drawn from the rest feed ``mlir-qa-dev`` /
+``mlir-qa-test`` only, every other page feeds training; training units whose English text also
 occurs on a benchmark page are dropped too, so no benchmark text leaks into any training output.
 
 A retrieval pair is a query-like unit (title, keyword, description, heading) and the passage that
 follows it on its page: the next run of paragraph units (up to ``passage_units`` of them, stopping
 at the next query-like unit or once ``passage_chars`` English characters are reached). A language
-version exists when the query and every paragraph of the passage exist in that language.
+version exists when the query and every paragraph of the passage exist in that language. Every
+query (benchmark and training) carries its kind (``mimo.data.kinds``: question, task, heading, index term).
 """
 
 from __future__ import annotations
@@ -31,13 +34,16 @@ from pathlib import Path
 from typing import Any
 
 from mimo.data.clean import FilterConfig, filter_pairs, is_untranslated
+from mimo.data.kinds import KINDS, group_kind
+from mimo.data.qa import distractor, qa_pair, split_qa
 from mimo.data.types import PASSAGE_KINDS, QUERY_KINDS, AlignedUnit
 from mimo.errors import MimoError
 from mimo.langs import ALL_LANGS, TARGET_LANGS, check_lang
 from mimo.paths import atomic_write_bytes, atomic_write_json, data_dir, home
 
 DATASET_VERSION = "1.0"
-OUTPUTS = ("parallel", "retrieval-train", "mlir-dev", "mlir-test")
+BENCHMARKS = ("mlir-dev", "mlir-test", "mlir-qa-dev", "mlir-qa-test")
+OUTPUTS = ("parallel", "retrieval-train", *BENCHMARKS)
 MANIFEST = "manifest.json"
 
 #: name -> (module, iterator function, SOURCE_INFO attribute); order = dedup priority.
@@ -68,6 +74,11 @@ class BuildConfig:
     passage_units: int = 3
     passage_chars: int = 300
     query_chars: tuple[int, int] = (3, 200)
+    qa_dev_queries: int = 100  # question/task pages held out for mlir-qa-dev (one query group each)
+    qa_test_queries: int = 300
+    qa_passage_chars: int = 600  # the answer: the page body up to this many English characters
+    qa_passage_units: int = 8
+    qa_min_passage_chars: int = 100
 
     def __post_init__(self) -> None:
         self.langs = tuple(check_lang(x, "--langs") for x in self.langs if x != "en")
@@ -111,7 +122,7 @@ class Manifest:
                 row[src] = sum(n for s, n in par.get(lang, {}).items() if source_of(s) == src)
             row["parallel"] = sum(par.get(lang, {}).values())
             row["retrieval"] = sum(ret.get(lang, {}).values())
-            for b in ("mlir-dev", "mlir-test"):
+            for b in BENCHMARKS:
                 bc = self.counts.get(b, {})
                 row[f"{b} q"] = bc.get("queries", {}).get(lang, 0)
                 row[f"{b} docs"] = bc.get("corpus", {}).get(lang, 0)
@@ -226,6 +237,7 @@ class Pair:
     group: str  # passage group id (shared by pairs with the same passage)
     query: dict[str, str]
     passage: dict[str, str]
+    units: tuple[str, ...] = ()  # the English texts the passage is made of (for the leak check)
 
     def langs(self) -> list[str]:
         return [lg for lg in self.query if lg in self.passage]
@@ -262,7 +274,8 @@ def page_pairs(units: Sequence[AlignedUnit], cfg: BuildConfig) -> list[Pair]:
         if len(query) < 2:
             continue
         group = f"{run[0].unit_id}+{len(run)}"
-        out.append(Pair(q.unit_id, (q.source, q.page_id), q.source, q.kind, group, query, passage))
+        out.append(Pair(q.unit_id, (q.source, q.page_id), q.source, q.kind, group, query, passage,
+                        tuple(u.texts["en"] for u in run)))
     return out
 
 
@@ -332,7 +345,9 @@ def _build_into(dest: Path, cfg: BuildConfig, say: Progress, t0: float) -> Manif
     pairs = [p for p in pairs if len(q_pages[p.query["en"].casefold()]) == 1]
 
     dev_pages, test_pages = split_pages(pairs, cfg)
-    bench_pages = dev_pages | test_pages
+    qa_pairs = _qa_pairs(pages, cfg)
+    qa_dev, qa_test = split_qa(qa_pairs, cfg, min_langs(cfg), dev_pages, test_pages)
+    bench_pages = dev_pages | test_pages | qa_dev | qa_test
     leaked = {u.texts["en"].casefold() for pg in bench_pages for u in pages[pg]}
     train_units = [u for pg, units in pages.items() if pg not in bench_pages for u in units
                    if u.texts["en"].casefold() not in leaked]
@@ -341,18 +356,28 @@ def _build_into(dest: Path, cfg: BuildConfig, say: Progress, t0: float) -> Manif
     say("writing parallel …")
     counts = {"parallel": _write_parallel(dest / "parallel", train_units, cfg, drops)}
     say("writing retrieval-train …")
-    train_pairs = [p for p in pairs if p.page not in bench_pages and p.query["en"].casefold() not in leaked
-                   and p.passage["en"].casefold() not in leaked]
+    # a training question/task page answers its title with the longer QA answer instead of the next paragraphs
+    qa_train = {p.page: p for p in qa_pairs if p.page not in bench_pages}
+    train_pairs = [p for p in pairs if p.page not in bench_pages
+                   and not (p.page in qa_train and p.kind == "title")] + list(qa_train.values())
+    train_pairs = [p for p in train_pairs if p.query["en"].casefold() not in leaked
+                   and p.passage["en"].casefold() not in leaked and not any(t.casefold() in leaked for t in p.units)]
     counts["retrieval-train"] = _write_retrieval(dest / "retrieval-train", train_pairs)
-    for name, chosen in (("mlir-dev", dev_pages), ("mlir-test", test_pages)):
+    licences = {r["source"]: r["licence"] for r in records}
+    # the QA corpora add the opening passage of each other held-out page of the same split
+    extra = {"mlir-qa-dev": _distractors(pages, dev_pages - qa_dev, [p for p in qa_pairs if p.page in qa_dev], cfg),
+             "mlir-qa-test": _distractors(pages, test_pages - qa_test, [p for p in qa_pairs if p.page in qa_test], cfg)}
+    for name, chosen, from_ in (("mlir-dev", dev_pages, pairs), ("mlir-test", test_pages, pairs),
+                                ("mlir-qa-dev", qa_dev, qa_pairs), ("mlir-qa-test", qa_test, qa_pairs)):
         say(f"writing {name} …")
-        counts[name] = write_benchmark(dest / name, [p for p in pairs if p.page in chosen], cfg)
+        counts[name] = write_benchmark(dest / name, [p for p in from_ if p.page in chosen], cfg, extra.get(name, {}))
+        counts[name]["licences"] = {s: licences.get(s, licences.get(source_of(s), "")) for s in counts[name]["sources"]}
     manifest = Manifest(
         dataset_version=DATASET_VERSION, created=datetime.now(UTC).isoformat(timespec="seconds"),
         seed=cfg.seed, langs=list(cfg.langs), config=_config_dict(cfg), sources=records,
         counts=counts, drops=drops, build_seconds=round(time.time() - t0, 1),
-        splits={"mlir-dev": sorted(f"{s}|{p}" for s, p in dev_pages),
-                "mlir-test": sorted(f"{s}|{p}" for s, p in test_pages)})
+        splits={name: sorted(f"{s}|{p}" for s, p in chosen) for name, chosen in
+                (("mlir-dev", dev_pages), ("mlir-test", test_pages), ("mlir-qa-dev", qa_dev), ("mlir-qa-test", qa_test))})
     atomic_write_json(dest / MANIFEST, manifest.to_dict())
     return manifest
 
@@ -360,6 +385,30 @@ def _build_into(dest: Path, cfg: BuildConfig, say: Progress, t0: float) -> Manif
 def min_langs(cfg: BuildConfig) -> int:
     """Non-English languages a benchmark query group needs (fewer when fewer are built)."""
     return max(1, min(cfg.bench_min_langs, len(cfg.langs) - 1))
+
+
+def _qa_pairs(pages: dict[tuple[str, str], list[AlignedUnit]], cfg: BuildConfig) -> list[Pair]:
+    """Question/task pages (``mimo.data.qa``), except those whose title names several pages."""
+    titles: dict[str, set] = defaultdict(set)
+    for pg, units in pages.items():
+        for u in units:
+            if u.kind == "title":
+                titles[u.texts["en"].casefold()].add(pg)
+    out = [p for units in pages.values() if (p := qa_pair(units, cfg)) is not None]
+    return [p for p in out if len(titles[p.query["en"].casefold()]) == 1]
+
+
+def _distractors(pages: dict[tuple[str, str], list[AlignedUnit]], chosen: set, answers: Sequence[Pair],
+                 cfg: BuildConfig) -> dict[str, dict[str, str]]:
+    """Corpus-only passages (group key -> texts per language) of the held-out pages ``chosen``; one
+    that shares a paragraph with a gold answer (pages that repeat each other) is left out."""
+    gold = {t.casefold() for p in answers for t in p.units}
+    out = {}
+    for pg in sorted(chosen):
+        texts = distractor(pages[pg], cfg)
+        if texts is not None and not any(t.casefold() in gold for t in texts["en"].split("\n")):
+            out[f"{pg[0]}:{pg[1]}#intro"] = texts
+    return out
 
 
 def split_pages(pairs: Sequence[Pair], cfg: BuildConfig) -> tuple[set, set]:
@@ -442,9 +491,10 @@ def _count(rows: Iterable[dict]) -> dict[str, dict[str, int]]:
 
 
 def _write_retrieval(path: Path, pairs: Sequence[Pair]) -> dict:
+    kinds = {p.pair_id: group_kind(p.query, p.kind) for p in pairs}
     rows = [{"pair_id": p.pair_id, "lang": lg, "query": p.query[lg], "passage": p.passage[lg],
-             "source": p.source} for p in pairs for lg in p.langs()]
-    _save(path, {c: [r[c] for r in rows] for c in ("pair_id", "lang", "query", "passage", "source")})
+             "source": p.source, "kind": kinds[p.pair_id]} for p in pairs for lg in p.langs()]
+    _save(path, {c: [r[c] for r in rows] for c in ("pair_id", "lang", "query", "passage", "source", "kind")})
     return _count(rows)
 
 
@@ -452,13 +502,17 @@ def _short(key: str) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
-def write_benchmark(path: Path, pairs: Sequence[Pair], cfg: BuildConfig) -> dict:
-    """A pooled BEIR benchmark: every language version of a gold passage is relevant."""
+def write_benchmark(path: Path, pairs: Sequence[Pair], cfg: BuildConfig,
+                    distractors: dict[str, dict[str, str]] | None = None) -> dict:
+    """A pooled BEIR benchmark: every language version of a gold passage is relevant;
+    ``distractors`` (group key -> texts per language) join the corpus, relevant to no query."""
     rng = random.Random(f"{cfg.seed}:{path.name}")
     by_page: dict[tuple[str, str], list[Pair]] = defaultdict(list)
     for p in pairs:
         by_page[p.page].append(p)
-    queries, corpus_groups, qrels = [], {}, []
+    queries: list[dict] = []
+    corpus_groups: dict[str, dict[str, str]] = {}
+    qrels: list[tuple[str, str]] = []
     for page in sorted(by_page):
         ps = by_page[page]
         good = [p for p in ps if len(p.langs()) - 1 >= min_langs(cfg)]
@@ -475,10 +529,13 @@ def write_benchmark(path: Path, pairs: Sequence[Pair], cfg: BuildConfig) -> dict
         for p in chosen:
             qg = _short(p.pair_id)
             docs = [f"{_short(p.group)}-{lg}" for lg in p.passage]
+            kind = group_kind(p.query, p.kind)
             for lg in p.langs():
                 qid = f"{qg}-{lg}"
-                queries.append({"_id": qid, "text": p.query[lg], "lang": lg, "group": qg})
+                queries.append({"_id": qid, "text": p.query[lg], "lang": lg, "group": qg, "kind": kind})
                 qrels.extend((qid, d) for d in docs)
+    for key, texts in (distractors or {}).items():
+        corpus_groups.setdefault(_short(key), texts)
     corpus = [{"_id": f"{g}-{lg}", "text": t, "title": "", "lang": lg, "group": g}
               for g, texts in sorted(corpus_groups.items()) for lg, t in texts.items()]
     path.mkdir(parents=True)
@@ -492,7 +549,9 @@ def write_benchmark(path: Path, pairs: Sequence[Pair], cfg: BuildConfig) -> dict
     return {"queries": dict(Counter(q["lang"] for q in queries)),
             "corpus": dict(Counter(c["lang"] for c in corpus)),
             "query_groups": len({q["group"] for q in queries}), "corpus_groups": len(corpus_groups),
+            "distractor_groups": len(distractors or {}),
             "qrels": len(qrels), "pages": len(by_page),
+            "kinds": {k: n for k in KINDS if (n := len({q["group"] for q in queries if q["kind"] == k}))},
             "sources": dict(Counter(p.source for ps in by_page.values() for p in ps[:1]))}
 
 
@@ -536,9 +595,9 @@ def load_retrieval_train(out_dir: str | Path | None = None):
 
 
 def benchmark_dir(name: str = "mlir-dev", out_dir: str | Path | None = None) -> Path:
-    """Path of a built BEIR benchmark (``mlir-dev`` / ``mlir-test``)."""
-    if name not in ("mlir-dev", "mlir-test"):
-        raise MimoError(f"unknown benchmark {name!r}; built ones are mlir-dev and mlir-test")
+    """Path of a built BEIR benchmark (``mlir-dev``, ``mlir-test``, ``mlir-qa-dev``, ``mlir-qa-test``)."""
+    if name not in BENCHMARKS:
+        raise MimoError(f"unknown benchmark {name!r}; built ones are {', '.join(BENCHMARKS)}")
     p = (Path(out_dir) if out_dir else data_dir()) / name
     if not (p / "corpus.jsonl").exists():
         raise MimoError(f"{p} does not exist; run `mimo data build` first")

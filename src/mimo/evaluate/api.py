@@ -120,7 +120,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate one model (name, path or loaded encoder) on a benchmark; returns a JSON-able dict.
 
-    The result holds ``views[view]`` (``overall``, ``per_lang``, ``per_query``, ``n_no_rel``), ``pairs``
+    The result holds ``views[view]`` (``overall``, ``per_lang``, ``per_kind`` when queries carry a
+    ``kind``, ``per_query``, ``n_no_rel``), ``pairs``
     (query lang x doc lang), ``bias`` and ``agreement`` (pooled view, see ``mimo.evaluate.bias``),
     ``encode`` (counts, truncation, seconds), ``search_seconds`` and the rankings under ``runs``.
     """
@@ -197,7 +198,7 @@ def write_results(
 ) -> Path:
     """Write ``<out_dir>/evaluation/`` atomically: comparison (md/json), per-model results, TREC runs,
     paired tests (``paired.json`` when given), figures. Returns that directory."""
-    from mimo.evaluate.compare import pair_markdown, per_lang_table, table, to_markdown
+    from mimo.evaluate.compare import pair_markdown, per_kind_table, per_lang_table, table, to_markdown
     from mimo.evaluate.metrics import write_trec_run
     from mimo.evaluate.significance import paired_markdown
     from mimo.paths import atomic_dir, atomic_write_json, atomic_write_text
@@ -230,6 +231,9 @@ def write_results(
                    paired_markdown(paired)]
         for view in results[0]["views"]:
             md += [f"\n## {view}: nDCG@10 per query language\n", to_markdown(per_lang_table(results, view))]
+        for view in results[0]["views"]:
+            if (kt := per_kind_table(results, view))["columns"]:
+                md += [f"\n## {view}: nDCG@10 per query kind (question, task, heading, index term)\n", to_markdown(kt)]
         for r in results:
             md += [f"\n## {r['model']}: nDCG@10 per (query language, document language)\n", pair_markdown(r)]
         atomic_write_text(tmp / "comparison.md", "\n".join(md))

@@ -1,8 +1,9 @@
 """BEIR-layout benchmarks: load from a mimo name, a directory or a Hugging Face dataset, and validate.
 
 Layout (docs/ARCHITECTURE.md): ``corpus.jsonl`` (``_id``, ``text``, ``title``, ``lang``, ``group``),
-``queries.jsonl`` (``_id``, ``text``, ``lang``, ``group``), ``qrels/test.tsv`` (header
-``query-id corpus-id score``). ``group`` is optional (defaults to the row's own id).
+``queries.jsonl`` (``_id``, ``text``, ``lang``, ``group``, ``kind``), ``qrels/test.tsv`` (header
+``query-id corpus-id score``). ``group`` is optional (defaults to the row's own id); so is a query's
+``kind`` (question, task, heading, index term: ``mimo.data.kinds``), which adds a per-kind breakdown.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Benchmark:
 
     name: str
     corpus: dict[str, dict[str, str]]  # id -> {text, title, lang, group}
-    queries: dict[str, dict[str, str]]  # id -> {text, lang, group}
+    queries: dict[str, dict[str, str]]  # id -> {text, lang, group[, kind]}
     qrels: dict[str, dict[str, int]]  # query id -> {doc id: relevance}
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -38,6 +39,14 @@ class Benchmark:
         """Query id -> its group (the language versions of one query share it; a query without a
         group is its own)."""
         return {qid: q.get("group", qid) for qid, q in self.queries.items()}
+
+    @property
+    def kinds(self) -> list[str]:
+        """Query kinds present (``kind`` field of queries.jsonl), in ``mimo.data.kinds.KINDS`` order."""
+        from mimo.data.kinds import KINDS
+
+        found = {q["kind"] for q in self.queries.values() if q.get("kind")}
+        return [k for k in KINDS if k in found] + sorted(found - set(KINDS))
 
     def doc_text(self, doc_id: str) -> str:
         d = self.corpus[doc_id]
@@ -102,6 +111,8 @@ def _records(rows: list[tuple[str, dict[str, Any]]], kind: str, probs: _Problems
         rec = {"text": text, "lang": str(lang), "group": str(row.get("group") or rid)}
         if kind == "corpus":
             rec["title"] = str(title)
+        elif row.get("kind"):
+            rec["kind"] = str(row["kind"])
         out[rid] = rec
         first_seen[rid] = where
     return out

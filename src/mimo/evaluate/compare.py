@@ -103,6 +103,17 @@ def per_lang_table(results: Sequence[dict[str, Any]], view: str = "pooled", metr
     return table(results, cols)
 
 
+def per_kind_table(results: Sequence[dict[str, Any]], view: str = "pooled", metric: str = "nDCG@10") -> dict[str, Any]:
+    """Rows = models, columns = query kinds (question, task, heading, index term) with their query
+    counts, for one view and metric; no columns when the benchmark's queries carry no kind."""
+    from mimo.data.kinds import KINDS
+
+    found = {k: d.get("n", 0) for r in results for k, d in r["views"].get(view, {}).get("per_kind", {}).items()}
+    kinds = [k for k in KINDS if k in found] + sorted(set(found) - set(KINDS))
+    cols = [(f"{k} (n={found[k]})", ("views", view, "per_kind", k, metric), "max") for k in kinds]
+    return table(results, cols)
+
+
 def pair_markdown(result: dict[str, Any], metric: str = "nDCG@10") -> str:
     """Query language (rows) x document language (columns): the metric searching only that document
     language; the diagonal is the multi-monolingual figure."""

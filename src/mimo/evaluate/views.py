@@ -9,7 +9,10 @@
 * ``pairs`` — queries in language a against the documents in language b only: ``pairs[a][b]``; the
   diagonal is the multi-monolingual per-language figure.
 
-Queries left with no relevant document in a view are excluded from its averages (see ``metrics``).
+Each view also has ``per_kind`` when the queries carry a ``kind`` (question, task, heading, index
+term): the mean over that kind's queries (multi-monolingual: the macro-average over languages, as its
+overall figure). Queries left with no relevant document in a view are excluded from its averages
+(see ``metrics``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,21 @@ def _by_lang(bench: Benchmark, pq: dict, metrics: Sequence[str]) -> dict[str, di
         ids = [q for q in pq if bench.queries[q]["lang"] == lang]
         if ids:
             res[lang] = mean_of(pq, ids, metrics)
+    return res
+
+
+def _by_kind(bench: Benchmark, pq: dict, metrics: Sequence[str], macro_lang: bool = False) -> dict[str, dict[str, float]]:
+    res = {}
+    for kind in bench.kinds:
+        ids = [q for q in pq if bench.queries[q].get("kind") == kind]
+        if not ids:
+            continue
+        if not macro_lang:
+            res[kind] = mean_of(pq, ids, metrics)
+            continue
+        per_lang = [mean_of(pq, [q for q in ids if bench.queries[q]["lang"] == lg], metrics) for lg in bench.langs]
+        per_lang = [v for v in per_lang if v["n"]]
+        res[kind] = {m: float(np.mean([v[m] for v in per_lang])) for m in metrics} | {"n": len(ids)}
     return res
 
 
@@ -90,6 +108,7 @@ def score_views(
             out["views"][view] = {
                 "overall": overall,
                 "per_lang": per_lang,
+                "per_kind": _by_kind(bench, pq, metrics, macro_lang=True),
                 "n_no_rel": len(bench.queries) - len(pq),
                 "per_query": pq,
             }
@@ -98,6 +117,7 @@ def score_views(
         out["views"][view] = {
             "overall": overall,
             "per_lang": _by_lang(bench, pq, metrics),
+            "per_kind": _by_kind(bench, pq, metrics),
             "n_no_rel": sum(1 for q in bench.queries if q not in pq),
             "per_query": pq,
         }

@@ -45,7 +45,8 @@ Load with `SentenceTransformer("{config.out}")`; encode queries with
 - **lambda**: {config.lam} ({config.lambda_schedule}); scale {config.scale};
   projection init {config.projection_init}
 - **Data**: parallel `{config.parallel_path or "$MIMO_HOME/data/parallel"}`, retrieval
-  `{config.retrieval_path or "$MIMO_HOME/data/retrieval-train"}`, languages {config.langs or "all"}
+  `{config.retrieval_path or "$MIMO_HOME/data/retrieval-train"}`, languages {config.langs or "all"},
+  query kinds {", ".join(config.query_kinds or []) or "all"}
 - **Batch** {config.batch_size} (stage 1) / {config.stage2_batch_size} (stage 2, GradCache mini-batch
   {config.mini_batch_size}); lr {config.lr} / {config.stage2_lr}; max length {config.max_length};
   seed {config.seed}

@@ -40,6 +40,7 @@ class TrainConfig:
     # a user's files (mimo.data.user): mimo field -> your column, and the language of lang-less files
     data_columns: dict[str, str] | None = None
     data_lang: str | None = None
+    query_kinds: list[str] | None = None  # retrieval-train rows of these query kinds only (mimo.data.kinds)
     max_rows: int | None = None  # cap rows read from each dataset (CI-sized runs)
     eval_rows: int = 64  # held-out parallel rows for the alignment figure (0 = off)
     # stage 1
@@ -102,6 +103,14 @@ class TrainConfig:
             from mimo.langs import check_lang
 
             self.langs = [check_lang(code, "config field 'langs'") for code in self.langs]
+        if self.query_kinds is not None:
+            from mimo.data.kinds import parse_kinds
+
+            try:
+                kinds = parse_kinds(self.query_kinds)
+            except ValueError as e:
+                raise InputError(f"config field 'query_kinds': {e}") from None
+            self.query_kinds = list(kinds) if kinds else None
         return self
 
     def _coerce_numbers(self) -> None:

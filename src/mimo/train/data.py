@@ -146,10 +146,27 @@ class RetrievalData:
     dropped_without_en: int = 0
 
 
+def _select_kinds(ds: Any, kinds: list[str]) -> Any:
+    """Rows whose query ``kind`` (question, task, heading, index term) is one of ``kinds``."""
+    if hasattr(ds, "keys") and "train" in ds and not hasattr(ds, "column_names"):
+        ds = ds["train"]
+    if "kind" not in (getattr(ds, "column_names", None) or []):
+        raise InputError("retrieval-train dataset has no 'kind' field to select query kinds from "
+                         "(rebuild it with `mimo data build`)")
+    keep = [i for i, k in enumerate(ds["kind"]) if k in kinds]
+    if not keep:
+        found = sorted(set(ds["kind"]))
+        raise InputError(f"retrieval-train dataset has no rows of query kind(s) {', '.join(kinds)} (has: {', '.join(found)})")
+    return ds.select(keep)
+
+
 def load_retrieval(path: str | None, langs: list[str] | None, max_rows: int | None,
-                   columns: Any = None, lang: str | None = None) -> RetrievalData:
-    cols = _columns(_load(path, "retrieval-train", columns, lang), "retrieval-train", RETRIEVAL_COLUMNS, max_rows,
-                    unit_col="pair_id")
+                   kinds: list[str] | None = None, columns: Any = None, lang: str | None = None) -> RetrievalData:
+    """Retrieval pairs per language; ``kinds`` keeps only those query kinds (before ``max_rows``)."""
+    ds = _load(path, "retrieval-train", columns, lang)
+    if kinds:
+        ds = _select_kinds(ds, kinds)
+    cols = _columns(ds, "retrieval-train", RETRIEVAL_COLUMNS, max_rows, unit_col="pair_id")
     _say_dropped("retrieval-train", cols["lang"], langs)
     pairs: dict[str, dict[str, tuple[str, str]]] = {}
     for pid, lg, q, p in zip(cols["pair_id"], cols["lang"], cols["query"], cols["passage"], strict=True):

@@ -68,11 +68,12 @@ def load_data(config: TrainConfig, run1: bool, run2: bool) -> tuple[ParallelData
     elif config.eval_rows:  # Stage 2 alone: the same held-out rows as Stage 1, when the data is there
         try:
             par = load_parallel(config.parallel_path, config.langs, config.max_rows, config.eval_rows,
-                            config.data_columns, config.data_lang)
+                                config.data_columns, config.data_lang)
         except MimoError:
             par = None
     if run2:
-        ret = load_retrieval(config.retrieval_path, config.langs, config.max_rows, config.data_columns, config.data_lang)
+        ret = load_retrieval(config.retrieval_path, config.langs, config.max_rows, config.query_kinds,
+                             config.data_columns, config.data_lang)
     return par, ret
 
 
