@@ -197,7 +197,9 @@ def plot(rows: list[dict[str, Any]], heldout: list[str], path: Path) -> None:
         ax.set_xlabel("parallel pairs of the language in the build (log)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("pooled nDCG@10 of the language's queries")
-    axes[1].legend(fontsize=7, loc="lower right")
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
