@@ -47,6 +47,9 @@ def plans(heldout: list[str], langs: list[str], s1: int, s2: int) -> list[tuple[
         ("MIMO, held out of Stage 2", "mimo", [s1_all, stage2("mimo-ex2", "mimo", s2_steps, kept)]),
         ("MIMO, held out of both stages", "mimo", [s1_ex, stage2("mimo-exboth", "mimo", s2_steps, kept)]),
         ("XLCO-only, held out", "xlco", [stage2("xlco-ex", "xlco", s1 + s2_steps, kept)]),
+        # the Stage-1 models themselves: KD toward the English anchor with / without the held-out languages
+        ("Stage 1 only (KD), held out", "kd", [s1_ex]),
+        ("Stage 1 only (KD), all languages", "kd", [s1_all]),
         ("MIMO, all languages", "mimo", [s1_all, stage2("mimo-all", "mimo", s2_steps, None)]),
         ("XLCO-only, all languages", "xlco", [stage2("xlco-all", "xlco", s1 + s2_steps, None)]),
     ]
@@ -104,6 +107,8 @@ def run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
                "ndcg@10": ev["views"]["pooled"]["overall"].get("nDCG@10"),
                "per_lang": {lg: {"ndcg@10": v.get("nDCG@10"), "queries": n_q.get(lg, 0),
                                  **sizes.get(lg, {})} for lg, v in sorted(per_lang.items())}}
+        if old.is_file() and not args.fresh:  # another invocation may have added rows meanwhile
+            rows = json.loads(old.read_text())["rows"]
         rows = [r for r in rows if r["name"] != name] + [row]
         print(json.dumps({"name": name, "ndcg@10": row["ndcg@10"],
                           **{lg: round(row["per_lang"][lg]["ndcg@10"], 4) for lg in args.heldout if lg in row["per_lang"]}}))
@@ -160,19 +165,24 @@ def plot(rows: list[dict[str, Any]], heldout: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     by = {r["name"]: r for r in rows}
-    panels = [("held out of Stage 2", "MIMO, held out of Stage 2"), ("held out of both stages", "MIMO, held out of both stages")]
+    panels = [("held out of Stage 2", [("MIMO, held out of Stage 2", "tab:blue", "o"),
+                                        ("XLCO-only, held out", "tab:orange", "s"),
+                                        ("MIMO, all languages", "tab:blue", "x"),
+                                        ("XLCO-only, all languages", "tab:orange", "+")]),
+              ("held out of Stage 1 (and 2)", [("MIMO, held out of both stages", "tab:blue", "o"),
+                                               ("Stage 1 only (KD), held out", "tab:green", "D"),
+                                               ("Stage 1 only (KD), all languages", "tab:green", "x"),
+                                               ("XLCO-only, held out", "tab:orange", "s")])]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-    for ax, (title, mimo_name) in zip(axes, panels, strict=True):
-        series = [(mimo_name, "tab:blue", "o"), ("XLCO-only, held out", "tab:orange", "s"),
-                  ("MIMO, all languages", "tab:blue", "x"), ("XLCO-only, all languages", "tab:orange", "+"),
-                  ("untrained mE5-small", "grey", ".")]
+    for ax, (title, series) in zip(axes, panels, strict=True):
+        series = [*series, ("untrained mE5-small", "grey", ".")]
         for name, color, marker in series:
             if name not in by:
                 continue
             pl = by[name]["per_lang"]
             xs = [max(1, v.get("parallel", 0)) for lg, v in pl.items() if lg != "en"]
             ys = [v["ndcg@10"] for lg, v in pl.items() if lg != "en"]
-            filled = marker in ("o", "s")
+            filled = marker in ("o", "s", "D")
             ax.scatter(xs, ys, c=color if filled else None, edgecolors=color if filled else None,
                        marker=marker, s=36 if filled else 30, label=name, alpha=0.9 if filled else 0.55,
                        **({} if filled else {"color": color}))
@@ -187,7 +197,9 @@ def plot(rows: list[dict[str, Any]], heldout: list[str], path: Path) -> None:
         ax.set_xlabel("parallel pairs of the language in the build (log)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("pooled nDCG@10 of the language's queries")
-    axes[1].legend(fontsize=7, loc="lower right")
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -46,7 +46,7 @@ _ALIASES: dict[str, str] = {
     "id-id": "id", "in": "id", "nl-nl": "nl", "ru-ru": "ru", "vi-vn": "vi",
     "ar-sa": "ar", "hi-in": "hi", "it-it": "it",
     # LibreOffice / gettext spellings of languages without (or with another) two-letter code
-    "pa-in": "pa", "gug": "gn", "kmr": "ku", "kmr-latn": "ku", "nb-no": "nb", "nn-no": "nn", "no": "nb",
+    "pa-in": "pa", "gug": "gn", "kmr": "ku", "kmr-latn": "ku", "kmr-latin": "ku", "nb-no": "nb", "nn-no": "nn", "no": "nb",
 }
 
 #: Locale names that are deliberately NOT merged (a different written standard).

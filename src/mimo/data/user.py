@@ -144,7 +144,7 @@ def read(path: str | Path, kind: str, *, columns: str | dict[str, str] | None = 
     elif p.is_file():
         sources = [(str(p), _iter_file(p, cols))]
     elif p.exists() or str(path).startswith((".", "/", "~")) or str(path).count("/") != 1:
-        raise InputError(f"{path}: no such file or directory (and not a hub dataset name owner/name)")
+        raise InputError(f"{path} does not exist (no such file or directory, and not a hub dataset name owner/name)")
     else:
         sources = [(str(path), _iter_hub(str(path), config, split))]
     for name, rows in sources:
