@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from mimo.errors import InputError, MimoError
+from mimo.models.static import is_static, load_static_student, student_texts
 from mimo.paths import atomic_dir, atomic_write_text
 from mimo.teacher import TeacherCache, model_encode_fn
 from mimo.train import card
@@ -427,9 +428,12 @@ def train(
 
     say(f"data: {len(par.lang) if par else 0} parallel rows, {len(ret.pairs) if ret else 0} aligned pairs")
     _seed_all(config.seed)
-    model = load_student_model(config.student)
-    model.max_seq_length = config.max_length
-    surgery = shrink_student(model, config.student_layers, config.freeze_embeddings)
+    if is_static(config.student):  # StaticEmbedding student; its vocabulary pruned to the training texts
+        model, surgery = load_static_student(config.student, student_texts(par, ret))
+    else:
+        model = load_student_model(config.student)
+        model.max_seq_length = config.max_length
+        surgery = shrink_student(model, config.student_layers, config.freeze_embeddings)
     teacher = _Teacher(config, model) if (config.needs_teacher or run1) else None
     teacher_dim = teacher.dim() if teacher else model.get_embedding_dimension()
     kd = kd_loss(model, config, teacher_dim) if teacher else None  # dim mismatch raises here
