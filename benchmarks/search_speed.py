@@ -5,8 +5,11 @@
    latency, batched queries/s, recall@10 vs exact (queries = perturbed passage vectors).
 2. HTTP (a real ``mimo serve`` process on 127.0.0.1, real query encoding with the model):
    one sequential client vs C concurrent clients with micro-batching on and off.
+2b. ``--query-encoders NAME=DIR ...``: the same HTTP load through ``mimo serve --query-encoder DIR``
+   (static student, ONNX int8, ``full``) at 1 and C clients: q/s, p50, p99, errors. The passage
+   vectors are synthetic, of each encoder's dim: only query encoding + search + HTTP are timed.
 3. Encode throughput (passages/s) of the mE5-small student vs a copy truncated to its first
-   ``--student-layers`` layers vs its ONNX export vs its static (Model2Vec) export.
+   ``--student-layers`` layers vs its ONNX export (fp32 and dynamic int8) vs its static (Model2Vec) export.
 
 Passages are the real multilingual passages of ``$MIMO_HOME/data/mlir-test/corpus.jsonl`` repeated
 with fresh ids; if that corpus has not been built (``mimo data build``), a small built-in
@@ -171,14 +174,22 @@ def _start(index_dir: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
 def _load(url: str, queries: list[str], clients: int, per_client: int) -> dict:
     import httpx
 
+    errors: list[int] = []
+
     def client(c: int) -> list[float]:
         lat = []
         with httpx.Client(base_url=url, timeout=120) as h:
             for r in range(per_client):
                 t0 = time.perf_counter()
-                resp = h.post("/search", json={"query": queries[(c * per_client + r) % len(queries)], "k": 10})
-                resp.raise_for_status()
-                lat.append(time.perf_counter() - t0)
+                try:
+                    resp = h.post("/search", json={"query": queries[(c * per_client + r) % len(queries)], "k": 10})
+                    ok = resp.status_code == 200 and len(resp.json()["results"][0]) == 10
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    lat.append(time.perf_counter() - t0)
+                else:
+                    errors.append(1)
         return lat
 
     t0 = time.perf_counter()
@@ -187,7 +198,7 @@ def _load(url: str, queries: list[str], clients: int, per_client: int) -> dict:
     wall = time.perf_counter() - t0
     stats = httpx.get(url + "/stats").json()
     return {"qps": round(len(lat) / wall, 1), "p50_ms": round(pct(lat, 50), 1), "p99_ms": round(pct(lat, 99), 1),
-            "queries_per_batch": stats["mean_queries_per_batch"]}
+            "errors": len(errors), "queries_per_batch": stats["mean_queries_per_batch"]}
 
 
 def bench_http(model: str, docs: list[Doc], dim: int, queries: list[str], tmp: Path,
@@ -207,6 +218,42 @@ def bench_http(model: str, docs: list[Doc], dim: int, queries: list[str], tmp: P
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
         row(label, **out[label])
+    return out
+
+
+def bench_query_encoders(model: str, docs: list[Doc], queries: list[str], tmp: Path, requests: int,
+                         clients: int, encoders: list[str]) -> dict:
+    """``mimo serve --query-encoder`` for each NAME=DIR (DIR = ``full``: the model itself): HTTP q/s, p50,
+    p99 and errors at 1 and ``clients`` clients. Passage vectors are synthetic (the encoder's dim):
+    only query encoding + search + HTTP are timed."""
+    from mimo.export import load_exported
+
+    out = {}
+    print(f"\n[2b] HTTP per query encoder: exact index of {len(docs)} synthetic vectors, real query encoding")
+    for spec in encoders:
+        name, _, path = spec.partition("=")
+        enc = load_exported(path) if path != "full" else None
+        dim = int(enc.get_sentence_embedding_dimension()) if enc is not None else None
+        if dim is None:
+            from mimo.models import load_model
+
+            dim = int(load_model(model).get_embedding_dimension())
+        ix = tmp / f"http-{name}"
+        build_index(model, docs, ix, kind="flat", vectors=unit_vectors(len(docs), dim, 1))
+        extra = [] if path == "full" else ["--query-encoder", path]
+        proc, url = _start(ix, extra)
+        try:
+            _load(url, queries, 1, 5)  # warm-up
+            res = {}
+            for c in (1, clients):
+                n = max(requests // c, 1) if c > 1 else max(requests // 4, 20)
+                res[f"{c} client{'s' if c > 1 else ''}"] = _load(url, queries, c, n)
+            out[name] = {"dim": dim, "query_encoder": path, **res}
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        for k, v in res.items():
+            row(f"{name}: {k}", **v)
     return out
 
 
@@ -231,14 +278,15 @@ def _truncated(st, n_layers: int):
 def bench_encoders(model: str, texts: list[str], n_layers: int, static_pca: int, threads: int) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    from mimo.export import OnnxEncoder, export_onnx, export_static
+    from mimo.export import OnnxEncoder, export_onnx, export_onnx_int8, export_static
     from mimo.models import load_model
 
     st = load_model(model)
     exports = home() / "exports" / model.replace("/", "__")
     timings = {}
-    for fmt, fn, kw in (("onnx", export_onnx, {}), ("static", export_static, {"pca_dims": static_pca})):
-        target = exports / (fmt if fmt == "onnx" else f"static-pca{static_pca}")
+    for fmt, fn, kw in (("onnx", export_onnx, {}), ("onnx-int8", export_onnx_int8, {}),
+                        ("static", export_static, {"pca_dims": static_pca})):
+        target = exports / (fmt if fmt.startswith("onnx") else f"static-pca{static_pca}")
         if not (target / "mimo_export.json").exists():
             print(f"  exporting {model} as {fmt} (once; cached at {target}) ...", flush=True)
             t0 = time.perf_counter()
@@ -250,6 +298,7 @@ def bench_encoders(model: str, texts: list[str], n_layers: int, static_pca: int,
         f"{model} (12 layers, torch)": st,
         f"first {n_layers} layers (torch)": _truncated(st, n_layers),
         "ONNX export (onnxruntime)": OnnxEncoder(exports / "onnx", threads=threads),
+        "ONNX int8 export (dynamic quantization)": OnnxEncoder(exports / "onnx-int8", threads=threads),
         f"static export (model2vec, pca {static_pca})": SentenceTransformer(
             str(exports / f"static-pca{static_pca}"), device="cpu"),
     }
@@ -266,8 +315,11 @@ def bench_encoders(model: str, texts: list[str], n_layers: int, static_pca: int,
     names = list(encoders)
     ref = encoders[names[0]].encode(texts[:64], prompt_name="passage", normalize_embeddings=True)
     onnx = encoders[names[2]].encode(texts[:64], prompt_name="passage")
-    print(f"  export seconds: {timings}; ONNX vs torch cosine (64 passages): min {(ref * onnx).sum(1).min():.5f}")
-    return out
+    int8 = encoders[names[3]].encode(texts[:64], prompt_name="passage")
+    cos = {"onnx_vs_torch_min": float((ref * onnx).sum(1).min()), "int8_vs_fp32_onnx_min": float((onnx * int8).sum(1).min()),
+           "int8_vs_fp32_onnx_mean": float((onnx * int8).sum(1).mean())}
+    print(f"  export seconds: {timings}; cosines (64 passages): {cos}")
+    return out | {"cosine": cos}
 
 
 def main() -> None:
@@ -281,6 +333,8 @@ def main() -> None:
     ap.add_argument("--student-layers", type=int, default=6)
     ap.add_argument("--static-pca", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1, help="torch/faiss/onnxruntime threads (server too)")
+    ap.add_argument("--query-encoders", nargs="*", default=[], metavar="NAME=DIR",
+                    help="also serve with `--query-encoder DIR` (a mimo export dir; DIR=full: --model) and time HTTP")
     ap.add_argument("--skip", nargs="*", default=[], choices=["index", "http", "encode"])
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
@@ -306,6 +360,9 @@ def main() -> None:
             results["index"] = bench_indexes(docs, dim, args.queries, tmp)
         if "http" not in args.skip:
             results["http"] = bench_http(args.model, docs, dim, queries, tmp, args.http_requests, args.clients)
+        if args.query_encoders:
+            results["http_query_encoders"] = bench_query_encoders(args.model, docs, queries, tmp, args.http_requests,
+                                                                  args.clients, args.query_encoders)
     if "encode" not in args.skip:
         texts = [d.text for d in docs[: args.encode_passages]]
         results["encode"] = bench_encoders(args.model, texts, args.student_layers, args.static_pca,

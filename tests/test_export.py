@@ -95,3 +95,39 @@ def test_cli_export(tiny: Path, tmp_path: Path) -> None:
     assert SentenceTransformer(str(tmp_path / "s"), device="cpu").encode(["fox"]).shape == (1, 32)
     r = run(app, ["export", str(tiny), "--format", "tflite", "--out", str(tmp_path / "t")])
     assert r.exit_code == 1 and "unknown export format 'tflite'" in r.output
+
+
+def test_onnx_int8_loads_and_stays_close_to_fp32(tiny: Path, tmp_path: Path) -> None:
+    fp32 = load_exported(export_model(str(tiny), "onnx", tmp_path / "fp32"))
+    out = export_model(str(tiny), "onnx-int8", tmp_path / "int8")
+    assert is_onnx_export(out)
+    meta = __import__("json").loads((out / EXPORT_FILE).read_text())
+    assert meta["format"] == "onnx-int8"
+    int8 = load_exported(out)
+    a = fp32.encode(TEXTS, prompt_name="query")
+    b = int8.encode(TEXTS, prompt_name="query")
+    assert (a * b).sum(1).min() >= 0.99
+    assert (out / "onnx" / "model.onnx").stat().st_size < (tmp_path / "fp32" / "onnx" / "model.onnx").stat().st_size
+
+
+def test_teacher_space_export_is_the_projection_of_the_student(tiny: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+    from safetensors.torch import save_model
+    from sentence_transformers import SentenceTransformer
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny, run)
+    torch.manual_seed(0)
+    proj = torch.nn.Linear(32, 48)
+    save_model(proj, str(run / "projection.safetensors"))
+    out = export_model(str(run), "teacher-space", tmp_path / "ts")
+    got = SentenceTransformer(str(out), device="cpu").encode(TEXTS, prompt_name="query")
+    s = torch.as_tensor(_torch(tiny).encode(TEXTS, prompt_name="query"))
+    with torch.no_grad():
+        want = torch.nn.functional.normalize(proj(s), dim=-1).numpy()
+    assert got.shape == (len(TEXTS), 48)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(MimoError, match="no projection"):
+        export_model(str(tiny), "teacher-space", tmp_path / "none")

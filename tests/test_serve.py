@@ -209,3 +209,21 @@ def test_graceful_shutdown_finishes_in_flight_request(server) -> None:
     assert r.status_code == 200 and len(r.json()["results"][0]) == 3
     assert proc.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
     assert "Traceback" not in proc.stdout.read()  # type: ignore[union-attr]
+
+
+def test_query_encoder_export_serves_the_same_results(index_dir: Path, expected: dict, tmp_path: Path) -> None:
+    from mimo.errors import InputError
+    from mimo.export import export_model
+
+    model = SearchIndex.load(index_dir).manifest["model"]
+    onnx = export_model(model, "onnx", tmp_path / "onnx")
+    with TestClient(create_app(index_dir, query_encoder=str(onnx))) as c:
+        r = c.post("/search", json={"query": ["quick fox", "лиса"], "k": 10})
+        assert r.status_code == 200
+        _same(r.json()["results"][0], expected["quick fox"])
+        _same(r.json()["results"][1], expected["лиса"])
+    static = export_model(model, "static", tmp_path / "static", pca_dims=8)  # 8-d: not the index's space
+    with pytest.raises(InputError, match="8-d vectors, the index holds 32-d"):
+        create_app(index_dir, query_encoder=str(static))
+    with pytest.raises(InputError, match="not 'full'"):
+        create_app(index_dir, query_encoder=str(tmp_path / "missing"))

@@ -6,6 +6,8 @@
   :func:`load_onnx_encoder` (an Encoder: ``encode(texts, prompt_name=...)``). sentence-transformers'
   own ``backend="onnx"`` needs ``optimum-onnx``, which pins transformers<4.58, so we export with
   ``torch.onnx`` directly.
+* ``export_onnx_int8``: the same graph with onnxruntime dynamic int8 weight quantization.
+* ``export_teacher_space``: student + its Stage-1 projection as a ``Dense`` module (teacher's space).
 * ``export_static``: ``model2vec.distill.distill_from_model`` on the student's transformer and
   tokenizer, saved as a plain sentence-transformers dir (``StaticEmbedding`` + ``Normalize``, the
   student's prompts kept), so ``SentenceTransformer(path)`` / ``mimo.models.load_encoder(path)``
@@ -25,7 +27,7 @@ from mimo.errors import MimoError
 from mimo.paths import atomic_dir, atomic_write_json
 
 EXPORT_FILE = "mimo_export.json"
-FORMATS = ("onnx", "static")
+FORMATS = ("onnx", "onnx-int8", "static", "teacher-space")
 
 
 def _load_st(model: str) -> Any:
@@ -52,7 +54,7 @@ def _dim(st: Any) -> int:
 
 def is_onnx_export(path: str | Path) -> bool:
     f = Path(path) / EXPORT_FILE
-    return f.is_file() and json.loads(f.read_text()).get("format") == "onnx"
+    return f.is_file() and json.loads(f.read_text()).get("format") in ("onnx", "onnx-int8")
 
 
 # ----------------------------------------------------------------------------- ONNX
@@ -157,8 +159,12 @@ def load_onnx_encoder(path: str | Path) -> OnnxEncoder:
 
 
 def export_static(model: str, out: str | Path, pca_dims: int | None = 256,
-                  sif_coefficient: float | None = 1e-4) -> Path:
-    """Distil ``model`` into static token embeddings (Model2Vec) saved as a sentence-transformers dir."""
+                  sif_coefficient: float | None = 1e-4, vocabulary_texts: list[str] | None = None,
+                  min_count: int = 1) -> Path:
+    """Distil ``model`` into static token embeddings (Model2Vec) saved as a sentence-transformers dir.
+
+    With ``vocabulary_texts`` the tokenizer is first pruned to the tokens those texts use
+    (:func:`mimo.models.static.prune_vocabulary`), so only those are distilled."""
     try:
         from model2vec.distill import distill_from_model
     except ImportError as e:
@@ -174,7 +180,12 @@ def export_static(model: str, out: str | Path, pca_dims: int | None = 256,
     if pca_dims is not None and dim:
         pca_dims = min(pca_dims, dim)
     t0 = time.perf_counter()
-    static = distill_from_model(model=tr.auto_model, tokenizer=tr.tokenizer, pca_dims=pca_dims,
+    auto, tokenizer, kept = tr.auto_model, tr.tokenizer, None
+    if vocabulary_texts is not None:
+        from mimo.models.static import prune_vocabulary
+
+        tokenizer, auto, kept = prune_vocabulary(tokenizer, auto, vocabulary_texts, min_count)
+    static = distill_from_model(model=auto, tokenizer=tokenizer, pca_dims=pca_dims,
                                 sif_coefficient=sif_coefficient)
     weights = StaticEmbedding._fold_model2vec_weights(
         static.embedding, getattr(static, "token_mapping", None), getattr(static, "weights", None))
@@ -186,15 +197,86 @@ def export_static(model: str, out: str | Path, pca_dims: int | None = 256,
         atomic_write_json(tmp / EXPORT_FILE, {
             "format": "static", "source": str(model), "prompts": dict(st.prompts or {}),
             "dim": int(weights.shape[1]), "vocab": int(weights.shape[0]), "pca_dims": pca_dims,
-            "sif_coefficient": sif_coefficient, "seconds": round(time.perf_counter() - t0, 2),
+            "sif_coefficient": sif_coefficient, "pruned_to_texts": kept,
+            "seconds": round(time.perf_counter() - t0, 2),
+        })
+    return Path(out)
+
+
+# ----------------------------------------------------------------------------- int8 / teacher space
+
+
+def export_onnx_int8(model: str, out: str | Path, opset: int = 17) -> Path:
+    """ONNX export (:func:`export_onnx`) with onnxruntime dynamic int8 quantization of its weights
+    (MatMul/Gather int8, activations quantized on the fly): ``out/onnx/model.onnx``."""
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="mimo-onnx-") as t:
+        fp32 = export_onnx(model, Path(t) / "fp32", opset=opset)
+        with atomic_dir(out) as tmp:
+            for f in fp32.iterdir():
+                if f.is_file():
+                    (tmp / f.name).write_bytes(f.read_bytes())
+            (tmp / "onnx").mkdir()
+            quantize_dynamic(str(fp32 / "onnx" / "model.onnx"), str(tmp / "onnx" / "model.onnx"),
+                             weight_type=QuantType.QInt8)
+            tmp.chmod(0o755)
+            meta = json.loads((fp32 / EXPORT_FILE).read_text())
+            atomic_write_json(tmp / EXPORT_FILE, meta | {"format": "onnx-int8", "quantization": "dynamic int8 (QInt8)"})
+    return Path(out)
+
+
+def export_teacher_space(model: str, out: str | Path, projection: str | Path | None = None) -> Path:
+    """The student plus its Stage-1 projection (``projection.safetensors`` in the run dir) as a
+    sentence-transformers ``Dense`` module, then ``Normalize``: ``SentenceTransformer(out)`` encodes
+    any language into the teacher's space, so a teacher-built English index takes the queries as is.
+
+    The projection is applied to the student's sentence embedding exactly as in training
+    (:class:`mimo.losses.EmbedDistillLoss`: ``W s + b``), then normalised."""
+    import torch
+    from safetensors.torch import load_file
+    from sentence_transformers.base.modules.normalize import Normalize
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    proj = Path(projection) if projection else Path(model) / "projection.safetensors"
+    if not proj.is_file():
+        raise MimoError(f"teacher-space export: no projection at {proj}; export a run dir trained with a "
+                        "projection (Stage 1 writes projection.safetensors) or pass --projection")
+    weights = load_file(str(proj))
+    w = next((v for k, v in weights.items() if k.endswith("weight")), None)
+    b = next((v for k, v in weights.items() if k.endswith("bias")), None)
+    if w is None or w.ndim != 2:
+        raise MimoError(f"{proj}: expected a linear layer's weight (out x in), found {sorted(weights)}")
+    st = _load_st(model)
+    if w.shape[1] != _dim(st):
+        raise MimoError(f"{proj}: projection takes {w.shape[1]}-d input, the student emits {_dim(st)}-d")
+    dense = Dense(int(w.shape[1]), int(w.shape[0]), bias=b is not None, activation_function=torch.nn.Identity())
+    with torch.no_grad():
+        dense.linear.weight.copy_(w.float())
+        if b is not None:
+            dense.linear.bias.copy_(b.float())
+    st.append(dense)
+    st.append(Normalize())
+    with atomic_dir(out) as tmp:
+        st.save(str(tmp))
+        tmp.chmod(0o755)
+        atomic_write_json(tmp / EXPORT_FILE, {
+            "format": "teacher-space", "source": str(model), "projection": str(proj),
+            "prompts": dict(st.prompts or {}), "dim": int(w.shape[0]),
         })
     return Path(out)
 
 
 def export_model(model: str, fmt: str, out: str | Path, **kwargs: Any) -> Path:
-    """Export ``model`` as ``onnx`` or ``static`` into ``out`` (written atomically)."""
+    """Export ``model`` as one of :data:`FORMATS` into ``out`` (written atomically)."""
     if fmt == "onnx":
         return export_onnx(model, out, **kwargs)
+    if fmt == "onnx-int8":
+        return export_onnx_int8(model, out, **kwargs)
+    if fmt == "teacher-space":
+        return export_teacher_space(model, out, **kwargs)
     if fmt == "static":
         return export_static(model, out, **kwargs)
     raise MimoError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -22,9 +22,11 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mimo.index import SearchIndex, encode
 from mimo.langs import ALL_LANGS, normalize_lang
@@ -242,12 +244,14 @@ async def _too_large(send: Callable[[dict[str, Any]], Awaitable[None]], limit: i
 
 def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_batch: int = 64,
                max_wait_ms: float = 5.0, max_body_bytes: int = MAX_BODY_BYTES,
-               threads: int | None = None) -> FastAPI:
+               threads: int | None = None, query_encoder: str | None = None) -> FastAPI:
     """The FastAPI app serving ``index`` (a directory or a loaded :class:`SearchIndex`).
 
     ``threads`` caps torch/faiss intra-op threads: on a small or shared machine 1 thread per
     process gives far steadier latency than OpenMP fan-out (measured 80 ms vs 0.6-2.9 s per query
     encode with mE5-small on a loaded 2-core box); micro-batching supplies the parallelism.
+    ``query_encoder``: ``full`` / None (the index's model) or a ``mimo export`` dir whose vectors live in
+    the index's space (a static or int8 export of the model that built it).
     """
     if threads:
         import faiss
@@ -256,6 +260,8 @@ def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_
         torch.set_num_threads(threads)
         faiss.omp_set_num_threads(threads)
     idx = index if isinstance(index, SearchIndex) else SearchIndex.load(index)
+    if query_encoder not in (None, "full"):
+        idx = SearchIndex.load(idx.path, encoder=load_query_encoder(query_encoder, idx.dim))
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimo-encode")
     batcher = MicroBatcher(idx, executor, max_batch=max_batch, max_wait_ms=max_wait_ms)
 
@@ -281,6 +287,14 @@ def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_
         detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:300], "type": e.get("type")}
                   for e in exc.errors()[:20]]  # never echo the (possibly huge) input back
         return JSONResponse(status_code=422, content={"detail": detail})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        if exc.status_code == 400 and isinstance(exc.detail, str) and "parsing the body" in exc.detail:
+            # FastAPI's body-parse failure (not JSON, wrong encoding): name the field like a 422 does
+            return JSONResponse(status_code=400, content={"detail": [{
+                "loc": ["body"], "msg": "the request body is not a valid JSON object", "type": "body_parse"}]})
+        return await http_exception_handler(request, exc)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -319,12 +333,26 @@ def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_
     return app
 
 
+def load_query_encoder(path: str | Path, dim: int) -> Any:
+    """A ``mimo export`` dir (static / onnx / onnx-int8 / teacher-space) or model, checked to emit ``dim``."""
+    from mimo.errors import InputError
+    from mimo.export import load_exported
+
+    if not Path(path).is_dir():
+        raise InputError(f"--query-encoder {path}: not 'full' and not a directory (a `mimo export` output)")
+    enc = load_exported(path)
+    got = int((getattr(enc, "get_embedding_dimension", None) or enc.get_sentence_embedding_dimension)() or 0)
+    if got != dim:
+        raise InputError(f"--query-encoder {path}: emits {got}-d vectors, the index holds {dim}-d")
+    return enc
+
+
 def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
           max_batch: int = 64, max_wait_ms: float = 5.0, log_level: str = "info",
-          threads: int | None = 1) -> None:
+          threads: int | None = 1, query_encoder: str | None = None) -> None:
     """Run the service under uvicorn until SIGINT/SIGTERM (in-flight requests are finished)."""
     import uvicorn
 
     app = create_app(index_dir, api_key=api_key, max_batch=max_batch, max_wait_ms=max_wait_ms,
-                     threads=threads)
+                     threads=threads, query_encoder=query_encoder)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)

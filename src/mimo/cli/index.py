@@ -127,6 +127,8 @@ def serve(
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 5.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     threads: Annotated[int, typer.Option(help="torch/faiss threads (0 = library default).")] = 1,
+    query_encoder: Annotated[str, typer.Option(
+        help="full (the index's model) or a `mimo export` dir (static, onnx, onnx-int8) of the same vector space.")] = "full",
 ) -> None:
     """Serve an index over HTTP: POST /search, POST /embed, GET /health, GET /stats, /docs."""
     from mimo.serve import serve as _serve
@@ -134,23 +136,27 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
         console.print("[yellow]warning:[/] binding beyond localhost without --api-key")
     _serve(index_dir, host=host, port=port, api_key=api_key, max_batch=max_batch, max_wait_ms=max_wait_ms,
-           log_level=log_level, threads=threads or None)
+           log_level=log_level, threads=threads or None, query_encoder=query_encoder)
 
 
 @friendly
 def export(
     model: Annotated[str, typer.Argument(help="Model name or directory to export.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="onnx | static.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="onnx | onnx-int8 | static | teacher-space.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (written atomically).")],
     pca_dims: Annotated[int | None, typer.Option(help="static: PCA dimensions (0 = keep all).")] = 256,
+    projection: Annotated[Path | None, typer.Option(
+        help="teacher-space: the projection (default MODEL/projection.safetensors).")] = None,
 ) -> None:
-    """Export MODEL for fast CPU encoding: ONNX (onnxruntime) or static Model2Vec embeddings."""
+    """Export MODEL for fast CPU encoding (ONNX fp32/int8, static Model2Vec) or into its teacher's space."""
     from mimo.export import export_model
 
-    kwargs = {"pca_dims": pca_dims or None} if fmt == "static" else {}
+    kwargs: dict = {"pca_dims": pca_dims or None} if fmt == "static" else {}
+    if fmt == "teacher-space" and projection is not None:
+        kwargs["projection"] = projection
     path = export_model(model, fmt, out, **kwargs)
     console.print(f"exported {model} as {fmt} to {path}; load it with `mimo.export.load_exported`"
-                  + (" or SentenceTransformer(path)" if fmt == "static" else ""))
+                  + (" or SentenceTransformer(path)" if fmt in ("static", "teacher-space") else ""))
 
 
 def register(app: typer.Typer) -> None:

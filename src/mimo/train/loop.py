@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mimo.models.static import is_static, load_static_student, student_texts
 from mimo.train.checkpoint import CKPT, StepLog, TrainingInterrupted, load_ckpt, restore_weights, seed_all, write_model_dir
 from mimo.train.config import TrainConfig
 from mimo.train.ddp import barrier, dist_info, pick_device
@@ -71,9 +72,13 @@ def train(
     say(f"data: {len(par.lang) if par else 0} parallel rows, {len(ret.pairs) if ret else 0} aligned pairs")
     seed_all(config.seed)
     device = pick_device(device)
-    model = load_student_model(config.student, device)
-    model.max_seq_length = config.max_length
-    surgery = shrink_student(model, config.student_layers, config.freeze_embeddings)
+    if is_static(config.student):  # StaticEmbedding student; its vocabulary pruned to the training texts
+        model, surgery = load_static_student(config.student, student_texts(par, ret))
+        model.to(device)
+    else:
+        model = load_student_model(config.student, device)
+        model.max_seq_length = config.max_length
+        surgery = shrink_student(model, config.student_layers, config.freeze_embeddings)
     teacher = Teacher(config, model, device) if (config.needs_teacher or run1) else None
     teacher_dim = teacher.dim() if teacher else model.get_embedding_dimension()
     kd = kd_loss(model, config, teacher_dim) if teacher else None  # dim mismatch raises here

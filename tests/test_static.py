@@ -1,0 +1,51 @@
+"""Static (StaticEmbedding) MIMO student: distilled init with a pruned vocabulary, trained by mimo.train."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_train import cfg, env, one_thread  # noqa: F401  (module fixtures: tiny student/teacher/data)
+
+from mimo.errors import InputError
+from mimo.models.static import is_static, is_static_dir, student_texts, token_counts
+from mimo.train import train
+from mimo.train.data import load_parallel, load_retrieval
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIMO_HOME", str(tmp_path / "home"))
+
+
+def test_static_student_trains_both_stages_and_distillation_improves(env, tmp_path):  # noqa: F811
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoTokenizer
+
+    name = f"static:{env['student']}"
+    assert is_static(name) and not is_static(str(env["student"]))
+    res = train(cfg(env, tmp_path / "st", student=name, stage1_steps=40, stage2_steps=6, lr=3e-2,
+                    stage2_lr=1e-2, projection_init="lstsq", eval_rows=16))
+    # Stage 1 lowers the held-out distillation loss (the loss module itself) and aligns translations
+    assert res.heldout_kd["after_stage1"] < res.heldout_kd["initial"] - 0.01
+    assert res.alignment["after_stage1"] < res.alignment["initial"]
+    log = [json.loads(x) for x in (res.out / "train_log.jsonl").read_text().splitlines()]
+    assert {r["stage"] for r in log} == {1, 2} and all(r["loss"] == r["loss"] for r in log)
+    # a plain sentence-transformers dir: StaticEmbedding over exactly the tokens the training texts use
+    assert is_static_dir(res.out)
+    st = SentenceTransformer(str(res.out), device="cpu")
+    assert type(st[0]).__name__ == "StaticEmbedding"
+    par = load_parallel(str(env["par"]), None, None, 16)
+    ret = load_retrieval(str(env["ret"]), None, None)
+    tok = AutoTokenizer.from_pretrained(str(env["student"]))
+    used = token_counts(tok, student_texts(par, ret))
+    # model2vec keeps the used tokens (and drops some specials: [CLS]/[SEP] are never embedded alone)
+    assert len(used) <= st[0].num_embeddings <= len(set(used) | set(tok.all_special_ids)) < len(tok)
+    assert st.encode(["ein kleiner Test"], prompt_name="query").shape == (1, st[0].embedding_dim)
+    summary = json.loads((res.out / "train_summary.json").read_text())
+    assert summary["student_surgery"]["vocab"] == st[0].num_embeddings
+
+
+def test_static_without_init_is_a_clear_error(env, tmp_path):  # noqa: F811
+    with pytest.raises(InputError, match="static:"):
+        train(cfg(env, tmp_path / "bad", student="static:"))
