@@ -41,7 +41,7 @@ from mimo.errors import MimoError
 from mimo.langs import ALL_LANGS, TARGET_LANGS, check_lang
 from mimo.paths import atomic_write_bytes, atomic_write_json, data_dir, home
 
-DATASET_VERSION = "1.0"
+DATASET_VERSION = "1.1"  # 1.1: mlir-qa-* benchmarks, query kinds, paragraph-level leak check (training rows shrank)
 BENCHMARKS = ("mlir-dev", "mlir-test", "mlir-qa-dev", "mlir-qa-test")
 OUTPUTS = ("parallel", "retrieval-train", *BENCHMARKS)
 MANIFEST = "manifest.json"
