@@ -305,7 +305,7 @@ def test_bad_inputs_raise_one_clear_error(env, tmp_path):
     train(cfg(env, tmp_path / "s1", stage="1", stage1_steps=1, teacher_cache=str(tmp_path / "c1")))
     with pytest.raises(MimoError, match="teacher cache .* lacks .* texts.*teacher-cache build"):
         train(cfg(env, tmp_path / "o4", stage="2", cache_read_only=True, teacher_cache=str(tmp_path / "c1")))
-    with pytest.raises(InputError, match="nope: no such file or directory"):
+    with pytest.raises(InputError, match=r"nope does not exist \(no such file or directory, and not a hub dataset name"):
         train(cfg(env, tmp_path / "o5", parallel_path=str(tmp_path / "nope")))
     assert not any((tmp_path / f"o{i}").exists() for i in range(6))
 
