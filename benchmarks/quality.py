@@ -173,17 +173,13 @@ def recipe_of(config) -> dict[str, Any]:
 
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
     """``--set stage2_lr=1e-4 lam=0.5`` -> TrainConfig overrides for every trained step (values as YAML)."""
-    import yaml
+    from mimo.errors import InputError
+    from mimo.train.config import parse_overrides
 
-    from mimo.train import TrainConfig
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or key not in TrainConfig.__dataclass_fields__:
-            raise SystemExit(f"--set {item!r}: expected FIELD=VALUE with FIELD a TrainConfig field")
-        out[key] = yaml.safe_load(value)
-    return out
+    try:
+        return parse_overrides(items)
+    except InputError as e:
+        raise SystemExit(str(e)) from None
 
 
 def flatten(row: Row, seed: int, bench: str, ev: dict, an: dict, train_s: float) -> dict[str, Any]:

@@ -174,3 +174,14 @@ class TrainConfig:
         if not isinstance(data, dict):
             raise InputError(f"config file {path}: expected a mapping of fields, got {type(data).__name__}")
         return cls.from_dict(data, where=str(path))
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["stage2_lr=1e-4", "lam=0.5"]`` -> TrainConfig overrides (values read as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in TrainConfig.__dataclass_fields__:
+            raise InputError(f"--set {item!r}: expected FIELD=VALUE with FIELD a TrainConfig field")
+        out[key] = yaml.safe_load(value)
+    return out
