@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from mimo.data.clean import is_untranslated
+from mimo.data.clean import FilterConfig, is_untranslated
 from mimo.data.user import TEXT_FIELDS, Row, UserData
 from mimo.errors import InputError
 
@@ -32,7 +32,7 @@ log = logging.getLogger("mimo.data")
 ERRORS = ("missing", "empty", "unknown language")
 #: warning -> dropped at training time?
 WARNINGS = {"duplicate": True, "untranslated": True, "overlong": False, "no English row": True}
-MAX_CHARS = 512  # the build's filter (mimo.data.clean.FilterConfig.max_chars)
+MAX_CHARS = FilterConfig.max_chars  # the build's own length filter, one value for both
 
 
 @dataclass
