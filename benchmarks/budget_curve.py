@@ -416,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS, help="points.json, per-query/, summary, table, figure")
     ap.add_argument("--device", default="auto", help="auto (cuda when visible), cpu, cuda, cuda:N")
     ap.add_argument("--plan", action="store_true", help="print the runs, their status and an estimate; run nothing")
+    ap.add_argument("--summary", action="store_true",
+                    help="recompute summary.json, the table and the figure from points.json; train nothing")
     ap.add_argument("--resamples", type=int, default=10_000)
     args = ap.parse_args(argv)
 
@@ -426,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     recipe = load_recipe(args.config, args)
     device = pick_device(args.device)
     store = Store(args.out)
+    if args.summary:
+        print(markdown(summarize(store, args.resamples)))
+        return 0
     benches = {}
     for name in recipe["benches"]:
         path = resolve_bench(name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -117,9 +118,17 @@ def test_budget_curve_trains_scores_resumes_and_skips(bc, setup, capsys, monkeyp
     third = capsys.readouterr().out
     assert "trained in" not in third and third.count("done, skipped") == 8
 
+    # --summary rebuilds the table and figure from points.json alone: no model dir, no training
+    (out / "budget-curve.md").unlink()
+    shutil.rmtree(work)
+    assert bc.main([*more, "--summary"]) == 0
+    assert "MIMO (MiniLM) − XLCO-only" in capsys.readouterr().out
+    assert "MIMO (MiniLM) − XLCO-only" in (out / "budget-curve.md").read_text() and not work.exists()
+
 
 def test_split_steps_and_unknown_method(bc, setup):
     assert bc.split_steps(50, 0.2) == (10, 40)
     assert bc.split_steps(2, 0.9) == (1, 1)
     with pytest.raises(SystemExit, match="unknown method"):
         bc.main(["--config", str(setup / "recipe.yaml"), "--methods", "nope", "--plan"])
+

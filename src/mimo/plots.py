@@ -178,6 +178,7 @@ def budget_curve_figure(
             dx.errorbar(x, y, yerr=err, marker="s", capsize=3, label=f"{label} − XLCO-only")
         dx.axhline(0, color="grey", lw=0.8)
         dx.set_xscale("log")
+        dx.set_xlim(min(budgets) / 1.6, max(budgets) * 1.6)  # room around a lone budget, too
         dx.set_xticks(budgets, [str(b) for b in budgets])
         dx.minorticks_off()
         dx.set_xlabel("optimizer steps (equal for every method)")
