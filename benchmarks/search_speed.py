@@ -8,6 +8,10 @@
 2b. ``--query-encoders NAME=DIR ...``: the same HTTP load through ``mimo serve --query-encoder DIR``
    (static student, ONNX int8, ``full``) at 1 and C clients: q/s, p50, p99, errors. The passage
    vectors are synthetic, of each encoder's dim: only query encoding + search + HTTP are timed.
+   The served index is ``--http-index`` (flat, or HNSW M 16 / efConstruction 40 / efSearch 128),
+   kept in ``--index-cache`` between runs. Load comes from ``wrk`` (``benchmarks/wrk_search.lua``;
+   closed-loop connections for ``--seconds`` each) when on PATH, else from httpx client threads
+   (which cost the 2-core box about as much CPU as the server, so they understate q/s).
 3. Encode throughput (passages/s) of the mE5-small student vs a copy truncated to its first
    ``--student-layers`` layers vs its ONNX export (fp32 and dynamic int8) vs its static (Model2Vec) export.
 
@@ -17,6 +21,8 @@ multilingual sample is used and the run says so.
 
     python benchmarks/search_speed.py                # ~3-5 min on 2 CPU cores
     python benchmarks/search_speed.py --n 1000000 --http-requests 2000   # bigger
+    python benchmarks/search_speed.py --skip index http encode --http-index hnsw --seconds 15 \
+        --query-encoders static=EXPORT_DIR onnx-int8=EXPORT_DIR full=full   # serving per query encoder
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import argparse
 import copy
 import json
 import os
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -148,7 +156,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: set from the command line in main(): server threads, extra `mimo serve` args, index kind, load generator
 THREADS = 1
+SERVE_ARGS: list[str] = []
+HTTP_INDEX = "flat"
+HNSW = {"hnsw_m": 16, "ef_construction": 40, "ef_search": 128}
+GENERATOR = "python"
+SECONDS = 0.0
 
 
 def _start(index_dir: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
@@ -156,7 +170,7 @@ def _start(index_dir: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
 
     port = _free_port()
     cmd = [sys.executable, "-c", "from mimo.cli import main; main()", "serve", str(index_dir),
-           "--port", str(port), "--log-level", "warning", "--threads", str(THREADS), *extra]
+           "--port", str(port), "--log-level", "warning", "--threads", str(THREADS), *extra, *SERVE_ARGS]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -171,18 +185,27 @@ def _start(index_dir: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
     raise SystemExit("server did not come up in 5 minutes")
 
 
-def _load(url: str, queries: list[str], clients: int, per_client: int) -> dict:
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+def _python_load(url: str, queries: list[str], clients: int, per_client: int, seconds: float) -> dict:
+    """``clients`` closed-loop httpx clients, each sending ``per_client`` requests (or, when ``seconds``
+    > 0, requests until then); a response counts only with status 200 and 10 hits."""
     import httpx
 
     errors: list[int] = []
+    deadline = time.perf_counter() + seconds if seconds > 0 else float("inf")
 
     def client(c: int) -> list[float]:
-        lat = []
+        lat: list[float] = []
         with httpx.Client(base_url=url, timeout=120) as h:
-            for r in range(per_client):
+            r = 0
+            while (r < per_client if seconds <= 0 else time.perf_counter() < deadline):
                 t0 = time.perf_counter()
                 try:
-                    resp = h.post("/search", json={"query": queries[(c * per_client + r) % len(queries)], "k": 10})
+                    resp = h.post("/search", json={"query": queries[(c * 7919 + r) % len(queries)], "k": 10})
                     ok = resp.status_code == 200 and len(resp.json()["results"][0]) == 10
                 except httpx.HTTPError:
                     ok = False
@@ -190,70 +213,131 @@ def _load(url: str, queries: list[str], clients: int, per_client: int) -> dict:
                     lat.append(time.perf_counter() - t0)
                 else:
                     errors.append(1)
+                r += 1
         return lat
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         lat = [x for xs in pool.map(client, range(clients)) for x in xs]
     wall = time.perf_counter() - t0
-    stats = httpx.get(url + "/stats").json()
     return {"qps": round(len(lat) / wall, 1), "p50_ms": round(pct(lat, 50), 1), "p99_ms": round(pct(lat, 99), 1),
-            "errors": len(errors), "queries_per_batch": stats["mean_queries_per_batch"]}
+            "errors": len(errors), "requests": len(lat) + len(errors)}
+
+
+def _wrk_load(url: str, queries: list[str], clients: int, seconds: float) -> dict:
+    """``clients`` wrk connections (closed loop) for ``seconds``; errors = socket errors + non-2xx.
+    A response's hits are checked by one httpx request beforehand (wrk only sees the status)."""
+    import httpx
+
+    hits = httpx.post(url + "/search", json={"query": queries[0], "k": 10}, timeout=120).json()["results"][0]
+    if len(hits) != 10:
+        raise SystemExit(f"/search returned {len(hits)} hits, not 10: {url}")
+    script = Path(__file__).with_name("wrk_search.lua")
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
+        f.writelines(json.dumps({"query": q, "k": 10}, ensure_ascii=False) + "\n" for q in queries)
+    try:
+        out = subprocess.run(["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
+                              "--timeout", "30s", "-s", str(script), url, "--", f.name],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(f.name)
+    r = json.loads(next(x for x in out.splitlines() if x.startswith("{")))
+    return {"qps": round(r["requests"] / r["seconds"], 1), "p50_ms": round(r["p50_ms"], 1),
+            "p99_ms": round(r["p99_ms"], 1), "errors": r["socket_errors"] + r["non_2xx"], "requests": r["requests"]}
+
+
+def _load(url: str, queries: list[str], clients: int, per_client: int, warmup: bool = False) -> dict:
+    """One measurement at ``clients`` concurrent clients (with the server's batching stats and the
+    load average around it), by wrk or the python generator (``--load-generator``)."""
+    import httpx
+
+    if warmup:
+        return _python_load(url, queries, clients, per_client, 0)
+    before = httpx.get(url + "/stats").json()
+    load0 = os.getloadavg()[0]
+    if GENERATOR == "wrk" and SECONDS > 0:
+        res = _wrk_load(url, queries, clients, SECONDS)
+    else:
+        res = _python_load(url, queries, clients, per_client, SECONDS)
+    after = httpx.get(url + "/stats").json()
+    batches = after["batches"] - before["batches"]
+    res["queries_per_batch"] = round((after["queries"] - before["queries"]) / batches, 2) if batches else 0.0
+    res["load_avg"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
+    res["generator"] = "wrk" if GENERATOR == "wrk" and SECONDS > 0 else "python"
+    return res
+
+
+def _http_index(model: str, docs: list[Doc], dim: int, tmp: Path, cache: Path | None) -> Path:
+    """The ``--http-index`` kind over ``docs`` with synthetic vectors of ``dim``, reused from ``cache``."""
+    params = HNSW if HTTP_INDEX == "hnsw" else {}
+    tag = "".join(f"-{k}{v}" for k, v in params.items())
+    ix = (cache or tmp) / f"{model.replace('/', '__')}-{HTTP_INDEX}{tag}-n{len(docs)}-d{dim}"
+    if (ix / "manifest.json").exists():
+        print(f"  reusing {ix}")
+        return ix
+    t0 = time.perf_counter()
+    build_index(model, docs, ix, kind=HTTP_INDEX, vectors=unit_vectors(len(docs), dim, 1), **params)
+    print(f"  built {ix} in {time.perf_counter() - t0:.0f}s")
+    return ix
+
+
+def _index_label(n: int) -> str:
+    if HTTP_INDEX == "hnsw":
+        return f"HNSW (M {HNSW['hnsw_m']}, efConstruction {HNSW['ef_construction']}, efSearch {HNSW['ef_search']}) of {n}"
+    return f"exact (flat) index of {n}"
+
+
+def _per_client(requests: int, c: int) -> int:
+    return max(requests // c, 1) if c > 1 else max(requests // 4, 20)
 
 
 def bench_http(model: str, docs: list[Doc], dim: int, queries: list[str], tmp: Path,
-               requests: int, clients: int) -> dict:
-    build_index(model, docs, tmp / "http", kind="flat", vectors=unit_vectors(len(docs), dim, 1))
-    print(f"\n[2] HTTP: `mimo serve` on 127.0.0.1, exact index of {len(docs)}, queries encoded by {model}")
+               requests: int, clients: int, cache: Path | None = None) -> dict:
+    ix = _http_index(model, docs, dim, tmp, cache)
+    print(f"\n[2] HTTP: `mimo serve` on 127.0.0.1, {_index_label(len(docs))}, queries encoded by {model}")
     out = {}
     for label, extra, c in (("1 client, sequential", [], 1),
                             (f"{clients} clients, micro-batched", [], clients),
-                            (f"{clients} clients, no batching", ["--max-batch", "1", "--max-wait-ms", "0"], clients)):
-        proc, url = _start(tmp / "http", extra)
+                            (f"{clients} clients, no batching", ["--max-batch", "1"], clients)):
+        proc, url = _start(ix, extra)
         try:
-            _load(url, queries, 1, 5)  # warm-up
-            n = max(requests // c, 1) if c > 1 else max(requests // 4, 20)
-            out[label] = _load(url, queries, c, n)
+            _load(url, queries, 1, 5, warmup=True)
+            out[label] = _load(url, queries, c, _per_client(requests, c))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            _stop(proc)
         row(label, **out[label])
     return out
 
 
 def bench_query_encoders(model: str, docs: list[Doc], queries: list[str], tmp: Path, requests: int,
-                         clients: int, encoders: list[str]) -> dict:
+                         clients: int, encoders: list[str], cache: Path | None = None) -> dict:
     """``mimo serve --query-encoder`` for each NAME=DIR (DIR = ``full``: the model itself): HTTP q/s, p50,
     p99 and errors at 1 and ``clients`` clients. Passage vectors are synthetic (the encoder's dim):
     only query encoding + search + HTTP are timed."""
     from mimo.export import load_exported
 
     out = {}
-    print(f"\n[2b] HTTP per query encoder: exact index of {len(docs)} synthetic vectors, real query encoding")
+    print(f"\n[2b] HTTP per query encoder: {_index_label(len(docs))} synthetic vectors, real query encoding")
     for spec in encoders:
         name, _, path = spec.partition("=")
-        enc = load_exported(path) if path != "full" else None
-        dim = int(enc.get_sentence_embedding_dimension()) if enc is not None else None
-        if dim is None:
+        if path == "full":
             from mimo.models import load_model
 
             dim = int(load_model(model).get_embedding_dimension())
-        ix = tmp / f"http-{name}"
-        build_index(model, docs, ix, kind="flat", vectors=unit_vectors(len(docs), dim, 1))
+        else:
+            dim = int(load_exported(path).get_sentence_embedding_dimension())
+        ix = _http_index(model, docs, dim, tmp, cache)
         extra = [] if path == "full" else ["--query-encoder", path]
         proc, url = _start(ix, extra)
         try:
-            _load(url, queries, 1, 5)  # warm-up
+            _load(url, queries, 1, 5, warmup=True)
             res = {}
             for c in (1, clients):
-                n = max(requests // c, 1) if c > 1 else max(requests // 4, 20)
-                res[f"{c} client{'s' if c > 1 else ''}"] = _load(url, queries, c, n)
-            out[name] = {"dim": dim, "query_encoder": path, **res}
+                res[f"{c} client{'s' if c > 1 else ''}"] = _load(url, queries, c, _per_client(requests, c))
+                row(f"{name}: {c} client(s)", **res[f"{c} client{'s' if c > 1 else ''}"])
+            out[name] = {"dim": dim, "query_encoder": path, "index": _index_label(len(docs)), **res}
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-        for k, v in res.items():
-            row(f"{name}: {k}", **v)
+            _stop(proc)
     return out
 
 
@@ -322,6 +406,19 @@ def bench_encoders(model: str, texts: list[str], n_layers: int, static_pca: int,
     return out | {"cosine": cos}
 
 
+def _configure_http(args: argparse.Namespace) -> None:
+    global THREADS, SERVE_ARGS, HTTP_INDEX, GENERATOR, SECONDS
+    THREADS, HTTP_INDEX, SECONDS = args.threads, args.http_index, args.seconds
+    SERVE_ARGS = shlex.split(args.serve_args)
+    GENERATOR = args.load_generator
+    if GENERATOR == "auto":
+        GENERATOR = "wrk" if shutil.which("wrk") else "python"
+    if GENERATOR == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("--load-generator wrk: wrk is not on PATH (apt-get install wrk)")
+    if GENERATOR == "wrk" and SECONDS <= 0:
+        raise SystemExit("--load-generator wrk needs --seconds > 0")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="intfloat/multilingual-e5-small")
@@ -335,11 +432,19 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch/faiss/onnxruntime threads (server too)")
     ap.add_argument("--query-encoders", nargs="*", default=[], metavar="NAME=DIR",
                     help="also serve with `--query-encoder DIR` (a mimo export dir; DIR=full: --model) and time HTTP")
+    ap.add_argument("--http-index", choices=["flat", "hnsw"], default="flat",
+                    help=f"index kind served in [2]/[2b] (hnsw: {HNSW})")
+    ap.add_argument("--load-generator", choices=["auto", "wrk", "python"], default="auto",
+                    help="HTTP load: wrk (auto: when on PATH; needs --seconds) or the python (httpx) clients")
+    ap.add_argument("--seconds", type=float, default=0.0,
+                    help="each HTTP measurement runs this long (0: --http-requests requests, python clients)")
+    ap.add_argument("--index-cache", type=Path, help="keep the synthetic HTTP indexes here and reuse them")
+    ap.add_argument("--serve-args", default="", help="extra `mimo serve` arguments, e.g. '--max-batch 32'")
+    ap.add_argument("--note", default="", help="recorded in the JSON (e.g. what else ran on the machine)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["index", "http", "encode"])
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
-    global THREADS
-    THREADS = args.threads
+    _configure_http(args)
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import faiss
@@ -353,23 +458,29 @@ def main() -> None:
     from mimo.models import load_model
 
     dim = int(load_model(args.model).get_embedding_dimension())
-    results: dict = {"source": source, "n": args.n, "dim": dim}
+    results: dict = {"source": source, "n": args.n, "dim": dim, "cores": os.cpu_count(), "threads": args.threads,
+                     "http_index": _index_label(args.n), "load_generator": GENERATOR, "seconds": SECONDS,
+                     "serve_args": SERVE_ARGS, "note": args.note, "load_avg_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="mimo-bench-") as t:
         tmp = Path(t)
         if "index" not in args.skip:
             results["index"] = bench_indexes(docs, dim, args.queries, tmp)
         if "http" not in args.skip:
-            results["http"] = bench_http(args.model, docs, dim, queries, tmp, args.http_requests, args.clients)
+            results["http"] = bench_http(args.model, docs, dim, queries, tmp, args.http_requests, args.clients,
+                                         args.index_cache)
         if args.query_encoders:
             results["http_query_encoders"] = bench_query_encoders(args.model, docs, queries, tmp, args.http_requests,
-                                                                  args.clients, args.query_encoders)
+                                                                  args.clients, args.query_encoders, args.index_cache)
     if "encode" not in args.skip:
         texts = [d.text for d in docs[: args.encode_passages]]
         results["encode"] = bench_encoders(args.model, texts, args.student_layers, args.static_pca,
                                            args.threads)
     print(f"\nload average at end: {os.getloadavg()[0]:.1f} (other processes share these cores)")
+    results["load_avg_end"] = round(os.getloadavg()[0], 2)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        tmp_json = args.json.with_suffix(args.json.suffix + ".tmp")
+        tmp_json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        tmp_json.replace(args.json)  # atomic
 
 
 if __name__ == "__main__":

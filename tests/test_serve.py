@@ -227,3 +227,42 @@ def test_query_encoder_export_serves_the_same_results(index_dir: Path, expected:
         create_app(index_dir, query_encoder=str(static))
     with pytest.raises(InputError, match="not 'full'"):
         create_app(index_dir, query_encoder=str(tmp_path / "missing"))
+
+
+def test_batcher_takes_what_is_queued_without_waiting(index_dir: Path, expected: dict) -> None:
+    """max_wait_ms=0: jobs queued while the encoder is busy form one batch (results equal the
+    unbatched library's); a lone query is dispatched at once, not after a wait."""
+    import asyncio
+    import threading
+
+    from mimo.serve import MicroBatcher
+
+    idx = SearchIndex.load(index_dir)
+    idx.encode_queries(["warm up"])
+    executor = ThreadPoolExecutor(1)
+    gate = threading.Event()
+    batcher = MicroBatcher(idx, executor, max_batch=64, max_wait_ms=0)
+
+    async def scenario() -> tuple[list, float]:
+        batcher.start()
+        blocker = asyncio.get_running_loop().run_in_executor(executor, gate.wait)  # encoder busy
+        first = asyncio.ensure_future(batcher.submit([QUERIES[0]], 10, None))
+        await asyncio.sleep(0.05)  # the batcher took the first job and waits for the executor
+        rest = [asyncio.ensure_future(batcher.submit([q], 10, None)) for q in QUERIES[1:6]]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await blocker
+        got = await asyncio.gather(first, *rest)
+        t0 = time.perf_counter()
+        await batcher.submit([QUERIES[6]], 10, None)  # alone: no batch-filling wait
+        lone = time.perf_counter() - t0
+        await batcher.stop()
+        return got, lone
+
+    got, lone = asyncio.run(scenario())
+    executor.shutdown()
+    for q, res in zip(QUERIES[:6], got, strict=True):
+        _same(res[0], expected[q])
+    assert batcher.stats.batches == 3  # [q0], [q1..q5] together, [q6]
+    assert batcher.stats.max_batch_seen == 5
+    assert lone < 0.5

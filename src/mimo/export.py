@@ -282,10 +282,11 @@ def export_model(model: str, fmt: str, out: str | Path, **kwargs: Any) -> Path:
     raise MimoError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def load_exported(path: str | Path) -> Any:
-    """Load any export: ONNX → :class:`OnnxEncoder`; static → ``SentenceTransformer``."""
+def load_exported(path: str | Path, threads: int = 0) -> Any:
+    """Load any export: ONNX → :class:`OnnxEncoder` (``threads`` intra-op threads, 0 = onnxruntime's
+    default); static → ``SentenceTransformer``."""
     if is_onnx_export(path):
-        return OnnxEncoder(path)
+        return OnnxEncoder(path, threads=threads)
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(path), device="cpu")

@@ -2,14 +2,16 @@
 
 ``create_app(index_dir)`` builds the app; ``serve(index_dir, host, port)`` runs it under uvicorn
 (graceful shutdown on SIGINT/SIGTERM: in-flight requests finish). Concurrent ``/search`` requests
-are queued and encoded together: the batcher waits at most ``max_wait_ms`` for more queries (up to
-``max_batch``), encodes them in one forward pass, then searches each language-filter group at once,
-so throughput grows with load while a lone query waits only a few milliseconds.
+are queued and encoded together: the batcher takes every query waiting (up to ``max_batch``; by
+default it never waits for more, since queries that arrive while the encoder is busy batch up by
+themselves), encodes them in one forward pass, then searches each language-filter group at once,
+so throughput grows with load while a lone query does not wait at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import secrets
 import time
@@ -120,10 +122,14 @@ class BatchStats:
 
 
 class MicroBatcher:
-    """Collect concurrent search jobs for up to ``max_wait_ms`` and run them as one encode."""
+    """Run the queued search jobs as one encode + search; ``max_wait_ms`` > 0 also waits for more.
+
+    With ``max_wait_ms`` = 0 (default) a batch is whatever is queued when the encoder is free, so a
+    lone query is never delayed and a busy server batches everything that arrived meanwhile.
+    """
 
     def __init__(self, index: SearchIndex, executor: ThreadPoolExecutor, max_batch: int = 64,
-                 max_wait_ms: float = 5.0) -> None:
+                 max_wait_ms: float = 0.0) -> None:
         self.index, self.executor = index, executor
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -145,13 +151,17 @@ class MicroBatcher:
         await self.queue.put(_Job(queries, k, tuple(langs or ()), fut))
         return await fut
 
-    async def _loop(self) -> None:
+    async def _collect(self) -> tuple[list[_Job], int]:
+        """The next batch: the first queued job, everything queued behind it, then (if ``max_wait``
+        > 0) what arrives within ``max_wait``; at most ``max_batch`` queries unless one job has more."""
         loop = asyncio.get_running_loop()
-        while True:
-            jobs = [await self.queue.get()]
-            n = len(jobs[0].queries)
-            deadline = loop.time() + self.max_wait
-            while n < self.max_batch:
+        jobs = [await self.queue.get()]
+        n = len(jobs[0].queries)
+        deadline = loop.time() + self.max_wait
+        while n < self.max_batch:
+            if not self.queue.empty():
+                job = self.queue.get_nowait()
+            else:
                 timeout = deadline - loop.time()
                 if timeout <= 0:
                     break
@@ -159,8 +169,14 @@ class MicroBatcher:
                     job = await asyncio.wait_for(self.queue.get(), timeout)
                 except TimeoutError:
                     break
-                jobs.append(job)
-                n += len(job.queries)
+            jobs.append(job)
+            n += len(job.queries)
+        return jobs, n
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs, n = await self._collect()
             try:
                 results = await loop.run_in_executor(self.executor, self._run, jobs)
             except Exception as e:  # noqa: BLE001 - hand the failure to every waiting request
@@ -242,8 +258,20 @@ async def _too_large(send: Callable[[dict[str, Any]], Awaitable[None]], limit: i
     await send({"type": "http.response.body", "body": body})
 
 
+def limit_threads(threads: int | None) -> None:
+    """Cap torch and faiss (OpenMP) threads *in the calling thread*: OpenMP's thread count is a
+    per-thread setting, so the encode worker thread must call this itself (initializer)."""
+    if not threads:
+        return
+    import faiss
+    import torch
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+
+
 def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_batch: int = 64,
-               max_wait_ms: float = 5.0, max_body_bytes: int = MAX_BODY_BYTES,
+               max_wait_ms: float = 0.0, max_body_bytes: int = MAX_BODY_BYTES,
                threads: int | None = None, query_encoder: str | None = None) -> FastAPI:
     """The FastAPI app serving ``index`` (a directory or a loaded :class:`SearchIndex`).
 
@@ -251,18 +279,17 @@ def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_
     process gives far steadier latency than OpenMP fan-out (measured 80 ms vs 0.6-2.9 s per query
     encode with mE5-small on a loaded 2-core box); micro-batching supplies the parallelism.
     ``query_encoder``: ``full`` / None (the index's model) or a ``mimo export`` dir whose vectors live in
-    the index's space (a static or int8 export of the model that built it).
+    the index's space (a static or int8 export of the model that built it); ONNX exports run with
+    ``threads`` intra-op threads.
     """
     if threads:
-        import faiss
-        import torch
-
-        torch.set_num_threads(threads)
-        faiss.omp_set_num_threads(threads)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # no Rust tokenizer thread pool either
+    limit_threads(threads)
     idx = index if isinstance(index, SearchIndex) else SearchIndex.load(index)
     if query_encoder not in (None, "full"):
-        idx = SearchIndex.load(idx.path, encoder=load_query_encoder(query_encoder, idx.dim))
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimo-encode")
+        idx = SearchIndex.load(idx.path, encoder=load_query_encoder(query_encoder, idx.dim, threads))
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimo-encode",
+                                  initializer=limit_threads, initargs=(threads,))
     batcher = MicroBatcher(idx, executor, max_batch=max_batch, max_wait_ms=max_wait_ms)
 
     @asynccontextmanager
@@ -277,10 +304,11 @@ def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_
                   description="Multilingual passage search over a mimo index.")
 
     async def check_key(request: Request) -> None:
-        if api_key is not None:
-            got = request.headers.get("x-api-key", "")
-            if not secrets.compare_digest(got.encode(), api_key.encode()):
-                raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
+        got = request.headers.get("x-api-key", "")
+        if not secrets.compare_digest(got.encode(), (api_key or "").encode()):
+            raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
+
+    guard = [Depends(check_key)] if api_key is not None else []  # no per-request dependency when open
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -300,7 +328,7 @@ def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_
     async def health() -> dict[str, Any]:
         return {"status": "ok", "count": len(idx)}
 
-    @app.get("/stats", dependencies=[Depends(check_key)])
+    @app.get("/stats", dependencies=guard)
     async def stats() -> dict[str, Any]:
         s = batcher.stats
         m = idx.manifest
@@ -313,16 +341,17 @@ def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_
             "max_batch_seen": s.max_batch_seen, "uptime_s": round(time.time() - s.started, 1),
         }
 
-    @app.post("/search", dependencies=[Depends(check_key)])
-    async def search(req: SearchRequest) -> dict[str, Any]:
+    @app.post("/search", dependencies=guard)
+    async def search(req: SearchRequest) -> JSONResponse:
         t0 = time.perf_counter()
         queries: list[str] = req.query  # type: ignore[assignment]  # normalised by the validator
         batcher.stats.requests += 1
         batcher.stats.queries += len(queries)
         results = await batcher.submit(queries, req.k, req.lang)  # type: ignore[arg-type]
-        return {"results": results, "took_ms": round((time.perf_counter() - t0) * 1000, 2)}
+        # a JSONResponse directly: the hits are plain JSON values, so skip FastAPI's re-encoding pass
+        return JSONResponse({"results": results, "took_ms": round((time.perf_counter() - t0) * 1000, 2)})
 
-    @app.post("/embed", dependencies=[Depends(check_key)])
+    @app.post("/embed", dependencies=guard)
     async def embed(req: EmbedRequest) -> dict[str, Any]:
         texts: list[str] = req.texts  # type: ignore[assignment]
         vecs = await asyncio.get_running_loop().run_in_executor(
@@ -333,14 +362,14 @@ def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_
     return app
 
 
-def load_query_encoder(path: str | Path, dim: int) -> Any:
+def load_query_encoder(path: str | Path, dim: int, threads: int | None = None) -> Any:
     """A ``mimo export`` dir (static / onnx / onnx-int8 / teacher-space) or model, checked to emit ``dim``."""
     from mimo.errors import InputError
     from mimo.export import load_exported
 
     if not Path(path).is_dir():
         raise InputError(f"--query-encoder {path}: not 'full' and not a directory (a `mimo export` output)")
-    enc = load_exported(path)
+    enc = load_exported(path, threads=threads or 0)
     got = int((getattr(enc, "get_embedding_dimension", None) or enc.get_sentence_embedding_dimension)() or 0)
     if got != dim:
         raise InputError(f"--query-encoder {path}: emits {got}-d vectors, the index holds {dim}-d")
@@ -348,7 +377,7 @@ def load_query_encoder(path: str | Path, dim: int) -> Any:
 
 
 def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-          max_batch: int = 64, max_wait_ms: float = 5.0, log_level: str = "info",
+          max_batch: int = 64, max_wait_ms: float = 0.0, log_level: str = "info",
           threads: int | None = 1, query_encoder: str | None = None) -> None:
     """Run the service under uvicorn until SIGINT/SIGTERM (in-flight requests are finished)."""
     import uvicorn

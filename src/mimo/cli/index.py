@@ -124,7 +124,8 @@ def serve(
     api_key: Annotated[str | None, typer.Option(envvar="MIMO_API_KEY",
                                                 help="Require this X-API-Key header.")] = None,
     max_batch: Annotated[int, typer.Option(help="Most queries encoded together.")] = 64,
-    max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 5.0,
+    max_wait_ms: Annotated[float, typer.Option(
+        help="Extra wait for more queries to fill a batch (0: batch only what is already queued).")] = 0.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     threads: Annotated[int, typer.Option(help="torch/faiss threads (0 = library default).")] = 1,
     query_encoder: Annotated[str, typer.Option(
