@@ -73,8 +73,9 @@ def transformer_reference(points: Path, method: str, budget: int, bench: str) ->
     """Seed mean of one budget-curve method on one benchmark (pooled and cross-lingual nDCG@10)."""
     rows = [p for p in json.loads(points.read_text())["points"]
             if p["method"] == method and p["budget"] == budget and p["bench"] == bench]
-    if not rows:
-        raise SystemExit(f"--points {points}: no {method} point at budget {budget} on {bench}")
+    if not rows:  # e.g. a dev benchmark: the static rows only
+        return {"ndcg@10": None, "cross-lingual ndcg@10": None, "bias": None, "seeds": 0,
+                "source": f"no {method} point at budget {budget} on {bench} in {points}"}
     mean = {k: statistics.fmean(r[k] for r in rows) for k in ("ndcg@10", "cross-lingual ndcg@10")}
     return mean | {"bias": None, "seeds": len(rows), "source": f"{points} ({method}, {budget} steps, seed mean)"}
 
@@ -139,7 +140,8 @@ def render(result: dict[str, Any]) -> str:
         md.append(f"| {k} | " + " | ".join(f(result["ratios"][b].get(k)) for b in benches) + " |")
     md += ["", "Transformer reference: " + "; ".join(f"{b}: {result['reference'][b]['source']}; bias: "
                                                      f"{result['reference'][b]['bias_source']}" for b in benches)]
-    sp = result["speed"]
+    sp = result["speed"] or {"passages_per_s": {}, "passages": {}, "threads": 1, "rounds": 0, "ratio": 0.0,
+                              "load_before": 0.0, "load_after": 0.0}
     md += ["", f"| encoder ({sp['threads']} thread, batch 32, {sp['rounds']} interleaved rounds, median) "
            "| passages | passages/s |", "|---|---:|---:|"]
     md += [f"| {n} | {sp['passages'][n]} | {v:,.1f} |" for n, v in sp["passages_per_s"].items()]
@@ -161,6 +163,26 @@ def render(result: dict[str, Any]) -> str:
             cells += [f(v), f"{v / ceil:.1%}"]
         md.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(md) + "\n"
+
+
+def speed_figures(args: argparse.Namespace, benchmarks: dict[str, Any]) -> dict[str, Any]:
+    """Passages/s of the static student and the transformer, interleaved, with the load average around it."""
+    from sentence_transformers import SentenceTransformer
+
+    from mimo.models import load_model
+
+    first = benchmarks[args.bench.split(",")[0]]
+    texts = [first.doc_text(d) for d in list(first.corpus)[: args.speed_passages]]
+    encoders = {STATIC: (SentenceTransformer(str(args.student), device="cpu"), texts),
+                f"{args.speed_model} (transformer)": (load_model(args.speed_model), texts[:64])}
+    load_before = os.getloadavg()[0]
+    speed = throughput(encoders, args.speed_rounds)
+    out = {"passages_per_s": speed, "passages": {n: len(t) for n, (_, t) in encoders.items()},
+           "ratio": speed[STATIC] / speed[f"{args.speed_model} (transformer)"], "threads": 1,
+           "rounds": args.speed_rounds, "load_before": load_before, "load_after": os.getloadavg()[0],
+           "bench": first.name}
+    print("passages/s", out, flush=True)
+    return out
 
 
 def parse() -> argparse.Namespace:
@@ -190,7 +212,6 @@ def main() -> None:
     command = "python " + " ".join(sys.argv)
 
     import torch
-    from sentence_transformers import SentenceTransformer
 
     from mimo.data.build import BENCHMARKS, benchmark_dir
     from mimo.evaluate import evaluate, load_benchmark
@@ -220,15 +241,16 @@ def main() -> None:
             ref = transformer_reference(args.points, args.method, args.budget, b)
             ref["bias"], ref["bias_source"] = reference_bias(args.bias_reference, args.bias_reference_row, b,
                                                              args.bias_reference_bench)
-        tr_name = "MIMO transformer (mE5-small, MiniLM teacher)"
-        rows[tr_name] = ref
+        if ref["ndcg@10"] is not None:
+            rows["MIMO transformer (mE5-small, MiniLM teacher)"] = ref
         result["quality"][b], result["reference"][b] = rows, ref
         s = rows[STATIC]
+        per = lambda a, c: None if c is None else a / c  # noqa: E731
         result["ratios"][b] = {
-            "static ndcg@10 / transformer's": s["ndcg@10"] / ref["ndcg@10"],
+            "static ndcg@10 / transformer's": per(s["ndcg@10"], ref["ndcg@10"]),
             "static bias - transformer's": None if ref["bias"] is None else s["bias"] - ref["bias"],
             "static ndcg@10 / model2vec init's": s["ndcg@10"] / rows[INIT]["ndcg@10"],
-        } | ({"Stage-1-only ndcg@10 / transformer's": rows[STAGE1]["ndcg@10"] / ref["ndcg@10"]} if args.stage1 else {})
+        } | ({"Stage-1-only ndcg@10 / transformer's": per(rows[STAGE1]["ndcg@10"], ref["ndcg@10"])} if args.stage1 else {})
         space = {}
         for name in (STATIC, STAGE1):  # 3. teacher space
             if name in models:
@@ -241,19 +263,8 @@ def main() -> None:
             result["ratios"][b][f"{name}: teacher-space / teacher's English ceiling"] = \
                 ts["teacher-space"]["ndcg@10"] / ts["ceiling"]["ndcg@10"]
 
-    # 2. encode throughput, 1 thread, interleaved
-    first = benchmarks[args.bench.split(",")[0]]
-    texts = [first.doc_text(d) for d in list(first.corpus)[: args.speed_passages]]
-    encoders = {STATIC: (SentenceTransformer(str(args.student), device="cpu"), texts),
-                f"{args.speed_model} (transformer)": (load_model(args.speed_model), texts[:64])}
-    load_before = os.getloadavg()[0]
-    speed = throughput(encoders, args.speed_rounds)
-    result["speed"] = {"passages_per_s": speed, "passages": {n: len(t) for n, (_, t) in encoders.items()},
-                       "ratio": speed[STATIC] / speed[f"{args.speed_model} (transformer)"], "threads": 1,
-                       "rounds": args.speed_rounds, "load_before": load_before, "load_after": os.getloadavg()[0],
-                       "bench": first.name}
-    print("passages/s", result["speed"], flush=True)
-
+    # 2. encode throughput, 1 thread, interleaved (--speed-rounds 0: skipped)
+    result["speed"] = None if args.speed_rounds == 0 else speed_figures(args, benchmarks)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(old_file, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(args.out / "command.txt", command + "\n")
