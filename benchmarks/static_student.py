@@ -62,10 +62,12 @@ class SplitEncoder:
 
 
 def figures(ev: dict[str, Any], path: str) -> dict[str, Any]:
+    """Pooled / cross-lingual nDCG@10 and bias of one evaluation (None where a view is empty: NaN)."""
     views = ev["views"]
-    return {"ndcg@10": views["pooled"]["overall"].get("nDCG@10"),
-            "cross-lingual ndcg@10": views.get("cross-lingual", {}).get("overall", {}).get("nDCG@10"),
-            "bias": ev.get("bias", {}).get("overall"),
+    num = lambda v: None if v is None or v != v else float(v)  # noqa: E731
+    return {"ndcg@10": num(views["pooled"]["overall"].get("nDCG@10")),
+            "cross-lingual ndcg@10": num(views.get("cross-lingual", {}).get("overall", {}).get("nDCG@10")),
+            "bias": num(ev.get("bias", {}).get("overall")),
             "queries": len(views["pooled"].get("per_query", {})) or None, "path": path}
 
 
