@@ -162,10 +162,12 @@ class TrainConfig:
 
     @property
     def steps1(self) -> int:
+        """``stage1_steps`` capped by ``max_steps``; with ``stage1_epochs`` the count needs the data: :meth:`stage_steps`."""
         return min(self.stage1_steps, self.max_steps) if self.max_steps else self.stage1_steps
 
     @property
     def steps2(self) -> int:
+        """``stage2_steps`` capped by ``max_steps``; with ``stage2_epochs`` see :meth:`stage_steps`."""
         return min(self.stage2_steps, self.max_steps) if self.max_steps else self.stage2_steps
 
     @property
