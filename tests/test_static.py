@@ -49,3 +49,45 @@ def test_static_student_trains_both_stages_and_distillation_improves(env, tmp_pa
 def test_static_without_init_is_a_clear_error(env, tmp_path):  # noqa: F811
     with pytest.raises(InputError, match="static:"):
         train(cfg(env, tmp_path / "bad", student="static:"))
+
+
+def test_stage2_alone_from_a_static_dir_starts_from_its_stage1_projection(env, tmp_path):  # noqa: F811
+    from safetensors.torch import load_file
+    from torch.testing import assert_close
+
+    s1 = train(cfg(env, tmp_path / "s1", student=f"static:{env['student']}", stage="1", stage1_steps=3,
+                   lr=3e-2, projection_init="lstsq"))
+    s2 = train(cfg(env, tmp_path / "s2", student=f"static:{s1.out}", stage="2", stage2_steps=2, stage2_lr=1e-12))
+    a, b = (load_file(str(r.out / "projection.safetensors"))["weight"] for r in (s1, s2))
+    assert_close(b, a, rtol=1e-6, atol=1e-9)  # a fresh projection would be random, far from Stage 1's
+
+
+def test_static_epochs_run_resumes_to_the_uninterrupted_weights(env, tmp_path):  # noqa: F811
+    """The README's static recipe (epochs, both stages) killed in Stage 2 and resumed ends bit-identical."""
+    import os
+    import signal
+
+    from test_train import assert_same, weights
+
+    from mimo.train import TrainConfig, TrainingInterrupted
+
+    def config(out):
+        raw = cfg(env, out, student=f"static:{env['student']}", projection_init="lstsq").to_dict()
+        del raw["stage1_steps"], raw["stage2_steps"]
+        return TrainConfig.from_dict(raw | {"stage1_epochs": 0.5, "stage2_epochs": 0.5, "lr": 3e-2})
+
+    ref = train(config(tmp_path / "ref"))
+    c = config(tmp_path / "run")
+
+    def interrupt(info):
+        if (info.stage, info.step) == (2, 1):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train(c, progress=interrupt)
+    res = train(c, resume=True)
+    assert res.steps == ref.steps and res.steps["stage1"] > 1 and res.steps["stage2"] > 1
+    assert_same(weights(ref.out), weights(res.out))
+    from safetensors.torch import load_file
+
+    assert_same(*(load_file(str(d / "projection.safetensors")) for d in (ref.out, res.out)))

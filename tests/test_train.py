@@ -100,6 +100,39 @@ def test_example_configs_are_valid():
             TrainConfig.from_yaml(path)
 
 
+
+def test_epochs_derive_each_stages_steps_from_the_data_size(env, tmp_path):
+    from mimo.train.data import load_parallel, load_retrieval
+
+    raw = cfg(env, tmp_path / "ep", eval_rows=8).to_dict()
+    del raw["stage1_steps"], raw["stage2_steps"]
+    c = TrainConfig.from_dict(raw | {"stage1_epochs": 1, "stage2_epochs": 0.5})
+    rows1 = len(load_parallel(str(env["par"]), None, None, 8).lang)
+    rows2 = sum(len(v) for v in load_retrieval(str(env["ret"]), None, None).pairs.values())
+    assert (c.stage_steps(1, rows1), c.stage_steps(2, rows2)) == (rows1 // 8, rows2 // 2 // 8)
+    res = train(c)
+    assert res.steps == {"stage1": rows1 // 8, "stage2": rows2 // 2 // 8} and rows1 // 8 > 1
+    assert TrainConfig.from_yaml(res.out / "train_config.yaml") == c  # the saved config reloads: no conflict
+    assert c.stage_steps(1, 10**6) == 10**6 // 8 and replace_max(c, 3).stage_steps(1, 10**6) == 3
+
+
+def replace_max(c: TrainConfig, max_steps: int) -> TrainConfig:
+    import dataclasses
+
+    return dataclasses.replace(c, max_steps=max_steps)
+
+
+def test_steps_and_epochs_for_one_stage_is_a_clear_error(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("stage1_steps: 100\nstage1_epochs: 1\n")  # even a step count equal to the default
+    with pytest.raises(InputError, match="'stage1_steps' and 'stage1_epochs' conflict"):
+        TrainConfig.from_yaml(p)
+    with pytest.raises(InputError, match="'stage2_steps' and 'stage2_epochs' conflict"):
+        TrainConfig(stage2_steps=7, stage2_epochs=2).validate()
+    with pytest.raises(InputError, match="'stage2_epochs' must be > 0"):
+        TrainConfig(stage2_epochs=0).validate()
+    assert TrainConfig(stage1_steps=7, stage2_epochs=1).validate().stage_steps(1, 10**6) == 7
+
 # ---- sampling -----------------------------------------------------------------------------------
 def test_stage1_plan_balances_languages_and_is_deterministic():
     langs = ["de"] * 90 + ["fr"] * 5 + ["en"] * 30

@@ -21,7 +21,11 @@ STAGE1_PROMPTS = ("query", "passage", "both")
 
 @dataclass
 class TrainConfig:
-    """Everything a run depends on. ``max_steps`` (if set) caps both stages' step counts."""
+    """Everything a run depends on. ``max_steps`` (if set) caps both stages' step counts.
+
+    ``stage1_epochs`` / ``stage2_epochs`` (instead of the step counts) derive a stage's steps from its
+    data once loaded: epochs x rows // batch size (Stage 1: parallel rows; Stage 2: retrieval-train
+    rows, one per pair and language); give one of steps or epochs per stage."""
 
     out: str = "runs/mimo"
     student: str = "intfloat/multilingual-e5-small"
@@ -45,10 +49,12 @@ class TrainConfig:
     eval_rows: int = 64  # held-out parallel rows for the alignment figure (0 = off)
     # stage 1
     stage1_steps: int = 100
+    stage1_epochs: float | None = None  # instead of stage1_steps: whole passes over the parallel rows
     batch_size: int = 32
     lr: float = 1e-4
     # stage 2
     stage2_steps: int = 20
+    stage2_epochs: float | None = None  # instead of stage2_steps: whole passes over the retrieval-train rows
     stage2_batch_size: int = 64
     stage2_lr: float = 2e-5
     mini_batch_size: int | None = None  # GradCache mini-batch (None = direct)
@@ -97,6 +103,7 @@ class TrainConfig:
         for name in ("stage1_steps", "stage2_steps", "batch_size", "stage2_batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise InputError(f"config field {name!r} must be >= 1, got {getattr(self, name)}")
+        self._check_epochs()
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
             raise InputError(f"config field 'mini_batch_size' must be >= 1, got {self.mini_batch_size}")
         if self.langs is not None:
@@ -112,6 +119,30 @@ class TrainConfig:
                 raise InputError(f"config field 'query_kinds': {e}") from None
             self.query_kinds = list(kinds) if kinds else None
         return self
+
+    def _check_epochs(self, given: set[str] | None = None) -> None:
+        """Epochs must be > 0 and exclude an explicit step count for the same stage (``given``: the
+        fields the user wrote; otherwise a step count other than the default counts as given)."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for stage in (1, 2):
+            steps, epochs = f"stage{stage}_steps", f"stage{stage}_epochs"
+            value = getattr(self, epochs)
+            if value is None:
+                continue
+            if value <= 0:
+                raise InputError(f"config field {epochs!r} must be > 0, got {value}")
+            explicit = steps in given if given is not None else getattr(self, steps) != defaults[steps]
+            if explicit:
+                raise InputError(f"config fields {steps!r} and {epochs!r} conflict: give one of them "
+                                 f"(the epochs derive the steps from the data)")
+
+    def stage_steps(self, stage: int, rows: int) -> int:
+        """Stage ``stage``'s step count: its ``stage<N>_epochs`` x ``rows`` // batch size when set
+        (at least 1), else ``stage<N>_steps``; capped by ``max_steps``."""
+        epochs = getattr(self, f"stage{stage}_epochs")
+        batch = self.batch_size if stage == 1 else self.stage2_batch_size
+        steps = max(1, int(epochs * rows) // batch) if epochs is not None else getattr(self, f"stage{stage}_steps")
+        return min(steps, self.max_steps) if self.max_steps else steps
 
     def _coerce_numbers(self) -> None:
         """Numbers given as strings become numbers: PyYAML reads ``1e-4`` (no dot) as the string
@@ -131,10 +162,12 @@ class TrainConfig:
 
     @property
     def steps1(self) -> int:
+        """``stage1_steps`` capped by ``max_steps``; with ``stage1_epochs`` the count needs the data: :meth:`stage_steps`."""
         return min(self.stage1_steps, self.max_steps) if self.max_steps else self.stage1_steps
 
     @property
     def steps2(self) -> int:
+        """``stage2_steps`` capped by ``max_steps``; with ``stage2_epochs`` see :meth:`stage_steps`."""
         return min(self.stage2_steps, self.max_steps) if self.max_steps else self.stage2_steps
 
     @property
@@ -148,7 +181,12 @@ class TrainConfig:
         return not (stage2_only and self.objective in ("xlco", "infonce", "lakda"))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields, less a step count its stage's epochs replace (so the dict reads back as given)."""
+        data = dataclasses.asdict(self)
+        for stage in (1, 2):
+            if data[f"stage{stage}_epochs"] is not None:
+                del data[f"stage{stage}_steps"]
+        return data
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
@@ -160,7 +198,9 @@ class TrainConfig:
         if unknown:
             known = ", ".join(sorted(names))
             raise InputError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {known}")
-        return cls(**data).validate()
+        config = cls(**data)
+        config._check_epochs(given=set(data))
+        return config.validate()
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:

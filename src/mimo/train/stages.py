@@ -12,6 +12,8 @@ import numpy as np
 import torch
 
 from mimo.errors import InputError, MimoError
+from mimo.models.static import PREFIX as STATIC_PREFIX
+from mimo.models.static import is_static
 from mimo.train.config import TrainConfig
 from mimo.train.data import ParallelData, RetrievalData, load_parallel, load_retrieval
 from mimo.train.heldout import heldout_figures, record_heldout
@@ -87,7 +89,8 @@ def stage1_roles(mode: str, steps: int) -> list[str]:
 
 def plan_stage1_run(ctx: Context, par: ParallelData) -> Stage1Plan:
     config, teacher, say = ctx.config, ctx.teacher, ctx.say
-    batches1, mix = plan_stage1(par.lang, [len(t) for t in par.translation], config.steps1,
+    steps = config.stage_steps(1, len(par.lang))
+    batches1, mix = plan_stage1(par.lang, [len(t) for t in par.translation], steps,
                                 config.batch_size, config.seed, config.length_grouping)
     if not batches1:
         raise MimoError(f"stage 1: {len(par.lang)} rows cannot fill one batch of {config.batch_size}")
@@ -105,7 +108,8 @@ def plan_stage2_run(ctx: Context, ret: RetrievalData, run1: bool) -> Stage2Plan:
     pair_langs = {pid: set(v) for pid, v in ret.pairs.items()}
     lengths = {pid: len(v["en"][1]) for pid, v in ret.pairs.items()}
     try:
-        batches2, mix = plan_stage2(pair_langs, lengths, config.steps2, config.stage2_batch_size,
+        steps = config.stage_steps(2, sum(len(v) for v in ret.pairs.values()))
+        batches2, mix = plan_stage2(pair_langs, lengths, steps, config.stage2_batch_size,
                                     config.seed + 1, config.objective == "infonce", config.length_grouping)
     except ValueError as e:
         raise MimoError(f"stage 2: {e}") from None
@@ -118,7 +122,9 @@ def plan_stage2_run(ctx: Context, ret: RetrievalData, run1: bool) -> Stage2Plan:
     init = None
     if not run1 and kd is not None and kd.projection is not None:
         # Stage 2 alone continues a Stage-1 run: its projection, given or beside the student
-        init = Path(config.init_projection or Path(config.student) / "projection.safetensors")
+        # (``static:<dir>`` names the dir after the prefix)
+        student_dir = Path(config.student[len(STATIC_PREFIX):] if is_static(config.student) else config.student)
+        init = Path(config.init_projection or student_dir / "projection.safetensors")
         if not init.is_file():
             if config.init_projection:
                 raise InputError(f"init_projection {init} does not exist")
