@@ -6,7 +6,8 @@
   :func:`load_onnx_encoder` (an Encoder: ``encode(texts, prompt_name=...)``). sentence-transformers'
   own ``backend="onnx"`` needs ``optimum-onnx``, which pins transformers<4.58, so we export with
   ``torch.onnx`` directly.
-* ``export_onnx_int8``: the same graph with onnxruntime dynamic int8 weight quantization.
+* ``export_onnx_int8``: the same graph with onnxruntime dynamic int8 weight quantization by a named
+  recipe (:data:`INT8_RECIPES`, :func:`quantize_onnx`; ``quantize_export`` from an fp32 export dir).
 * ``export_teacher_space``: student + its Stage-1 projection as a ``Dense`` module (teacher's space).
 * ``export_static``: ``model2vec.distill.distill_from_model`` on the student's transformer and
   tokenizer, saved as a plain sentence-transformers dir (``StaticEmbedding`` + ``Normalize``, the
@@ -294,6 +295,27 @@ def quantize_onnx(src: str | Path, dst: str | Path, recipe: str = DEFAULT_INT8_R
             "weight_type": "QInt8", "activations": "uint8, quantized on the fly (dynamic)"}
 
 
+def quantize_export(fp32: str | Path, out: str | Path, recipe: str = DEFAULT_INT8_RECIPE) -> Path:
+    """An ``onnx-int8`` export dir ``out`` from the fp32 ONNX export dir ``fp32`` (tokenizer and
+    settings copied, graph quantized by :func:`quantize_onnx`); the recipe goes into ``mimo_export.json``."""
+    int8_recipe(recipe)
+    fp32 = Path(fp32)
+    meta = json.loads((fp32 / EXPORT_FILE).read_text())
+    if meta.get("format") != "onnx":
+        raise MimoError(f"{fp32} is not an fp32 ONNX export (format {meta.get('format')!r})")
+    with atomic_dir(out) as tmp:
+        for f in fp32.iterdir():
+            if f.is_file() and f.name != EXPORT_FILE:
+                (tmp / f.name).write_bytes(f.read_bytes())
+        (tmp / "onnx").mkdir()
+        quant = quantize_onnx(fp32 / "onnx" / "model.onnx", tmp / "onnx" / "model.onnx", recipe,
+                              meta.get("num_heads", 0), meta.get("hidden_size", 0))
+        tmp.chmod(0o755)
+        atomic_write_json(tmp / EXPORT_FILE, meta | {"format": "onnx-int8", "int8_recipe": recipe,
+                                                     "quantization": quant})
+    return Path(out)
+
+
 def export_onnx_int8(model: str, out: str | Path, opset: int = 17, recipe: str = DEFAULT_INT8_RECIPE) -> Path:
     """ONNX export (:func:`export_onnx`) quantized by :func:`quantize_onnx` with ``recipe``
     (:data:`INT8_RECIPES`): ``out/onnx/model.onnx``; the recipe is recorded in ``mimo_export.json``."""
@@ -301,19 +323,7 @@ def export_onnx_int8(model: str, out: str | Path, opset: int = 17, recipe: str =
 
     int8_recipe(recipe)  # fail before the (slow) fp32 export
     with tempfile.TemporaryDirectory(prefix="mimo-onnx-") as t:
-        fp32 = export_onnx(model, Path(t) / "fp32", opset=opset)
-        with atomic_dir(out) as tmp:
-            for f in fp32.iterdir():
-                if f.is_file():
-                    (tmp / f.name).write_bytes(f.read_bytes())
-            (tmp / "onnx").mkdir()
-            meta = json.loads((fp32 / EXPORT_FILE).read_text())
-            quant = quantize_onnx(fp32 / "onnx" / "model.onnx", tmp / "onnx" / "model.onnx", recipe,
-                                  meta.get("num_heads", 0), meta.get("hidden_size", 0))
-            tmp.chmod(0o755)
-            atomic_write_json(tmp / EXPORT_FILE, meta | {"format": "onnx-int8", "int8_recipe": recipe,
-                                                         "quantization": quant})
-    return Path(out)
+        return quantize_export(export_onnx(model, Path(t) / "fp32", opset=opset), out, recipe)
 
 
 def export_teacher_space(model: str, out: str | Path, projection: str | Path | None = None) -> Path:
