@@ -2,6 +2,7 @@
 
     python benchmarks/int8_recipes.py --model runs/budget-curve/b50/seed0/mimo-minilm --out benchmarks/results/int8
     python benchmarks/int8_recipes.py --model ... --recipes all-ops --no-speed --no-report   # score one more recipe
+    python benchmarks/int8_recipes.py --model ... --recipes A B C --no-quality   # time A B C, report what is scored
 
 For ``--model`` this exports fp32 ONNX and each ``--recipes`` recipe (``mimo.export.INT8_RECIPES``) of
 it under ``--exports`` (reused when already there), then
@@ -193,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="a trained student dir (or model name)")
     ap.add_argument("--recipes", nargs="+", default=[DEFAULT_INT8_RECIPE], help=f"among {', '.join(INT8_RECIPES)}")
+    ap.add_argument("--quality-recipes", nargs="*", help="recipes to score on the whole bench (default: the first "
+                    "of --recipes); every recipe is timed")
     ap.add_argument("--bench", default="mlir-test")
     ap.add_argument("--exports", type=Path, help="export dirs and stored evaluations (default runs/int8/<model>)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "int8")
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-report", action="store_true", help="write nothing to --out")
     args = ap.parse_args(argv)
-    bad = [r for r in args.recipes if r not in INT8_RECIPES]
+    bad = [r for r in args.recipes + (args.quality_recipes or []) if r not in INT8_RECIPES]
     if bad:
         raise SystemExit(f"--recipes: unknown {', '.join(bad)}; choose among {', '.join(INT8_RECIPES)}")
 
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     root = args.exports or Path("runs/int8") / Path(args.model).name
-    dirs = exports(args.model, root, args.recipes)
+    dirs = exports(args.model, root, list(dict.fromkeys(args.recipes + (args.quality_recipes or []))))
     names = [TORCH, ONNX] + [f"int8 {r}" for r in args.recipes]
     p = Path(args.bench)
     bench = load_benchmark(p if (p / "corpus.jsonl").is_file() else benchmark_dir(args.bench))
@@ -222,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(1)
+        scored = [f"int8 {r}" for r in (args.recipes[:1] if args.quality_recipes is None else args.quality_recipes)]
         # fp32 torch last: a run that trained the model (budget_curve.py) has usually cached its vectors
-        score(names[2:3] + [ONNX] + names[3:] + [TORCH], args.model, dirs, bench, store)
+        score(scored[:1] + [ONNX] + scored[1:] + [TORCH], args.model, dirs, bench, store)
     res: dict[str, Any] = {"model": args.model, "bench": {"name": bench.name, "queries": len(bench.queries),
                                                           "docs": len(bench.corpus)},
                            "recipes": args.recipes, "encoders": names, "quality": quality(names, bench, store),

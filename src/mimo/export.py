@@ -245,6 +245,8 @@ INT8_RECIPES: dict[str, Int8Recipe] = {r.name: r for r in (
                ("MatMul",), per_channel=True),
     Int8Recipe("matmul-per-channel-7bit", "as matmul-per-channel with 7-bit weights (reduce_range)",
                ("MatMul",), per_channel=True, reduce_range=True),
+    Int8Recipe("matmul-per-channel-gather", "as matmul-per-channel, and the embedding table (Gather) int8 "
+               "per tensor: a quarter of the file", ("MatMul", "Gather"), per_channel=True),
     Int8Recipe("matmul-per-tensor", "MatMul weights int8, one scale per tensor; embeddings fp32",
                ("MatMul",), per_channel=False),
     Int8Recipe("fused-matmul-per-channel", "onnxruntime transformer fusion first, then MatMul (and fused "
