@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passages", type=int, default=256, help="passages timed per round")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-quality", action="store_true", help="score nothing new (report what is stored)")
-    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--no-speed", action="store_true", help="time nothing (report the last timing run, if any)")
     ap.add_argument("--no-report", action="store_true", help="write nothing to --out")
     args = ap.parse_args(argv)
     bad = [r for r in args.recipes + (args.quality_recipes or []) if r not in INT8_RECIPES]
@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         dids = list(bench.corpus)
         texts = [bench.doc_text(dids[i]) for i in rng.choice(len(dids), size=min(args.passages, len(dids)), replace=False)]
         res["speed"] = speed(names, args.model, dirs, texts, args.rounds)
+        atomic_write_json(root / "speed.json", res["speed"])
+    elif (root / "speed.json").is_file():  # the last timing run of these exports
+        res["speed"] = json.loads((root / "speed.json").read_text())
     md = markdown(res)
     print(md)
     if not args.no_report:
