@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from test_index import WORDS, build_tiny_model
 
 from mimo.errors import MimoError
-from mimo.export import EXPORT_FILE, export_model, is_onnx_export, load_exported
+from mimo.export import DEFAULT_INT8_RECIPE, EXPORT_FILE, INT8_RECIPES, export_model, is_onnx_export, load_exported
 
 TEXTS = [" ".join(ws[: 3 + i]) for i, ws in enumerate(WORDS.values())] + ["x", "Berlin 東京 Москва"]
 
@@ -97,17 +98,84 @@ def test_cli_export(tiny: Path, tmp_path: Path) -> None:
     assert r.exit_code == 1 and "unknown export format 'tflite'" in r.output
 
 
-def test_onnx_int8_loads_and_stays_close_to_fp32(tiny: Path, tmp_path: Path) -> None:
-    fp32 = load_exported(export_model(str(tiny), "onnx", tmp_path / "fp32"))
-    out = export_model(str(tiny), "onnx-int8", tmp_path / "int8")
+@pytest.fixture(scope="module")
+def fp32_onnx(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_model(str(tiny), "onnx", tmp_path_factory.mktemp("fp32") / "onnx")
+
+
+@pytest.mark.parametrize("recipe", list(INT8_RECIPES))
+def test_onnx_int8_recipes_load_and_stay_close_to_fp32(tiny: Path, fp32_onnx: Path, tmp_path: Path,
+                                                       recipe: str) -> None:
+    out = export_model(str(tiny), "onnx-int8", tmp_path / "int8", recipe=recipe)
     assert is_onnx_export(out)
-    meta = __import__("json").loads((out / EXPORT_FILE).read_text())
-    assert meta["format"] == "onnx-int8"
-    int8 = load_exported(out)
-    a = fp32.encode(TEXTS, prompt_name="query")
-    b = int8.encode(TEXTS, prompt_name="query")
-    assert (a * b).sum(1).min() >= 0.99
-    assert (out / "onnx" / "model.onnx").stat().st_size < (tmp_path / "fp32" / "onnx" / "model.onnx").stat().st_size
+    meta = json.loads((out / EXPORT_FILE).read_text())
+    assert meta["format"] == "onnx-int8" and meta["int8_recipe"] == recipe
+    assert meta["quantization"]["per_channel"] == INT8_RECIPES[recipe].per_channel
+    int8, fp32 = load_exported(out), load_exported(fp32_onnx)
+    a = fp32.encode(TEXTS * 2, prompt_name="query", batch_size=4)
+    b = int8.encode(TEXTS * 2, prompt_name="query", batch_size=4)
+    assert b.shape == a.shape
+    assert (a * b).sum(1).min() >= 0.98
+    assert not np.array_equal(a, b)  # the weights really are quantized
+    assert (out / "onnx" / "model.onnx").stat().st_size < (fp32_onnx / "onnx" / "model.onnx").stat().st_size
+
+
+def test_default_int8_recipe_is_matmul_per_channel(tiny: Path, tmp_path: Path) -> None:
+    out = export_model(str(tiny), "onnx-int8", tmp_path / "int8")
+    assert json.loads((out / EXPORT_FILE).read_text())["int8_recipe"] == DEFAULT_INT8_RECIPE == "matmul-per-channel"
+
+
+def test_unknown_int8_recipe_is_a_clear_error(tiny: Path, tmp_path: Path) -> None:
+    with pytest.raises(MimoError, match="unknown int8 recipe 'int4'; choose one of matmul-per-channel, "):
+        export_model(str(tiny), "onnx-int8", tmp_path / "x", recipe="int4")
+    assert not (tmp_path / "x").exists()
+    from typer.testing import CliRunner
+
+    from mimo.cli import app
+
+    r = CliRunner().invoke(app, ["export", str(tiny), "--format", "onnx-int8", "--int8-recipe", "int4",
+                                 "--out", str(tmp_path / "y")])
+    assert r.exit_code == 1 and "unknown int8 recipe 'int4'" in r.output and "all-ops" in r.output
+    r = CliRunner().invoke(app, ["export", str(tiny), "--format", "onnx", "--int8-recipe", "all-ops",
+                                 "--out", str(tmp_path / "z")])
+    assert r.exit_code == 1 and "--int8-recipe applies to --format onnx-int8 only" in r.output
+    r = CliRunner().invoke(app, ["export", str(tiny), "--format", "onnx-int8", "--int8-recipe", "matmul-per-tensor",
+                                 "--out", str(tmp_path / "ok")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "ok" / EXPORT_FILE).read_text())["int8_recipe"] == "matmul-per-tensor"
+
+
+def test_onnx_fingerprint_tells_exports_apart(tiny: Path, fp32_onnx: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from mimo.evaluate.encode import model_fingerprint
+
+    fps = {"fp32": model_fingerprint(load_exported(fp32_onnx))}
+    for recipe in ("matmul-per-channel", "matmul-per-tensor"):
+        fps[recipe] = model_fingerprint(load_exported(export_model(str(tiny), "onnx-int8", tmp_path / recipe,
+                                                                   recipe=recipe)))
+    assert len(set(fps.values())) == 3 and all(fp.startswith("onnx-") for fp in fps.values())
+    # same path, another export: another fingerprint; a copy elsewhere: the same one
+    same = tmp_path / "same"
+    shutil.copytree(tmp_path / "matmul-per-channel", same)
+    assert model_fingerprint(load_exported(same)) == fps["matmul-per-channel"]
+    shutil.rmtree(same)
+    shutil.copytree(tmp_path / "matmul-per-tensor", same)
+    assert model_fingerprint(load_exported(same)) == fps["matmul-per-tensor"]
+
+
+def test_encoder_without_identity_is_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mimo.evaluate import encode as enc_mod
+
+    class Anon:  # no fingerprint, no weights, no name: its repr holds only a memory address
+        def encode(self, texts, **_):
+            return np.ones((len(texts), 2), np.float32)
+
+    monkeypatch.setattr(enc_mod, "cache_root", lambda: tmp_path / "cache")
+    assert enc_mod.model_fingerprint(Anon()) is None
+    _, stats = enc_mod.encode_texts(Anon(), ["a", "b"])
+    _, again = enc_mod.encode_texts(Anon(), ["a", "b"])
+    assert stats.n_encoded == again.n_encoded == 2 and not (tmp_path / "cache").exists()
 
 
 def test_teacher_space_export_is_the_projection_of_the_student(tiny: Path, tmp_path: Path) -> None:

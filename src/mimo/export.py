@@ -6,7 +6,8 @@
   :func:`load_onnx_encoder` (an Encoder: ``encode(texts, prompt_name=...)``). sentence-transformers'
   own ``backend="onnx"`` needs ``optimum-onnx``, which pins transformers<4.58, so we export with
   ``torch.onnx`` directly.
-* ``export_onnx_int8``: the same graph with onnxruntime dynamic int8 weight quantization.
+* ``export_onnx_int8``: the same graph with onnxruntime dynamic int8 weight quantization by a named
+  recipe (:data:`INT8_RECIPES`, :func:`quantize_onnx`; ``quantize_export`` from an fp32 export dir).
 * ``export_teacher_space``: student + its Stage-1 projection as a ``Dense`` module (teacher's space).
 * ``export_static``: ``model2vec.distill.distill_from_model`` on the student's transformer and
   tokenizer, saved as a plain sentence-transformers dir (``StaticEmbedding`` + ``Normalize``, the
@@ -16,8 +17,11 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +83,7 @@ def export_onnx(model: str, out: str | Path, opset: int = 17) -> Path:
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             return self.st({"input_ids": input_ids, "attention_mask": attention_mask})["sentence_embedding"]
 
+    cfg = getattr(tr.auto_model, "config", None)
     ex = tr.tokenizer(["an example sentence to trace", "zwei"], padding=True, return_tensors="pt")
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
@@ -97,6 +102,8 @@ def export_onnx(model: str, out: str | Path, opset: int = 17) -> Path:
             "format": "onnx", "source": str(model), "prompts": dict(st.prompts or {}),
             "max_seq_length": int(st.max_seq_length or 512),
             "dim": int(_dim(st)),
+            "num_heads": int(getattr(cfg, "num_attention_heads", 0) or 0),
+            "hidden_size": int(getattr(cfg, "hidden_size", 0) or 0),
             "normalized": any(type(m).__name__ == "Normalize" for m in st), "opset": opset,
             "seconds": round(time.perf_counter() - t0, 2),
         })
@@ -120,6 +127,21 @@ class OnnxEncoder:
             opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(self.path / "onnx" / "model.onnx"), opts,
                                             providers=["CPUExecutionProvider"])
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """sha256 over the graph, the tokenizer files and the settings that change the output (prompts,
+        max length), read from disk once: two exports share it only when they encode alike, whatever
+        their path or name (the evaluation cache keys embeddings by it)."""
+        h = hashlib.sha256(b"mimo-onnx-export")
+        keep = {k: self.config.get(k) for k in ("format", "prompts", "max_seq_length", "dim", "normalized")}
+        h.update(json.dumps(keep, sort_keys=True).encode())
+        for f in sorted(p for p in self.path.rglob("*") if p.is_file() and p.name != EXPORT_FILE):
+            h.update(f.relative_to(self.path).as_posix().encode() + b"\0")
+            with f.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+        return "onnx-" + h.hexdigest()[:24]
 
     def get_sentence_embedding_dimension(self) -> int:
         return int(self.config["dim"])
@@ -206,26 +228,104 @@ def export_static(model: str, out: str | Path, pca_dims: int | None = 256,
 # ----------------------------------------------------------------------------- int8 / teacher space
 
 
-def export_onnx_int8(model: str, out: str | Path, opset: int = 17) -> Path:
-    """ONNX export (:func:`export_onnx`) with onnxruntime dynamic int8 quantization of its weights
-    (MatMul/Gather int8, activations quantized on the fly): ``out/onnx/model.onnx``."""
+@dataclass(frozen=True)
+class Int8Recipe:
+    """How :func:`quantize_onnx` quantizes an fp32 graph (onnxruntime dynamic int8 weights)."""
+
+    name: str
+    summary: str
+    op_types: tuple[str, ...] | None  # ops whose weights are quantized; None: every op onnxruntime can
+    per_channel: bool  # one scale per output channel (else one per tensor)
+    fuse: bool = False  # onnxruntime.transformers fusion (attention, LayerNorm, GELU) before quantizing
+    reduce_range: bool = False  # 7-bit weights: no int16 saturation in AVX2/AVX-512 (non-VNNI) U8S8 kernels
+
+
+INT8_RECIPES: dict[str, Int8Recipe] = {r.name: r for r in (
+    Int8Recipe("matmul-per-channel", "MatMul weights int8 per output channel; embeddings fp32",
+               ("MatMul",), per_channel=True),
+    Int8Recipe("matmul-per-channel-7bit", "as matmul-per-channel with 7-bit weights (reduce_range)",
+               ("MatMul",), per_channel=True, reduce_range=True),
+    Int8Recipe("matmul-per-channel-gather", "as matmul-per-channel, and the embedding table (Gather) int8 "
+               "per tensor: a quarter of the file", ("MatMul", "Gather"), per_channel=True),
+    Int8Recipe("matmul-per-tensor", "MatMul weights int8, one scale per tensor; embeddings fp32",
+               ("MatMul",), per_channel=False),
+    Int8Recipe("fused-matmul-per-channel", "onnxruntime transformer fusion first, then MatMul (and fused "
+               "Attention) weights int8 per channel", ("MatMul", "Attention"), per_channel=True, fuse=True),
+    Int8Recipe("all-ops", "every op onnxruntime quantizes dynamically (MatMul, Gather embeddings, ...), "
+               "per tensor: the smallest file", None, per_channel=False),
+)}
+DEFAULT_INT8_RECIPE = "matmul-per-channel"
+
+
+def int8_recipe(name: str) -> Int8Recipe:
+    """The recipe called ``name``; a :class:`MimoError` listing the recipes when there is none."""
+    if name not in INT8_RECIPES:
+        raise MimoError(f"unknown int8 recipe {name!r}; choose one of {', '.join(INT8_RECIPES)}")
+    return INT8_RECIPES[name]
+
+
+def _fuse(src: Path, dst: Path, num_heads: int = 0, hidden_size: int = 0) -> None:
+    """onnxruntime.transformers' BERT fusions (attention, LayerNorm, GELU); 0 heads/hidden: detect."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    opt = optimize_model(str(src), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=0)
+    opt.save_model_to_file(str(dst))
+
+
+def quantize_onnx(src: str | Path, dst: str | Path, recipe: str = DEFAULT_INT8_RECIPE,
+                  num_heads: int = 0, hidden_size: int = 0) -> dict[str, Any]:
+    """Quantize the fp32 ONNX graph ``src`` into ``dst`` by :data:`INT8_RECIPES` ``recipe``; returns the
+    recipe's settings (for the export's metadata). ``num_heads``/``hidden_size`` help the fusion of
+    ``fused-*`` recipes find attention (0: detect from the graph)."""
     import tempfile
 
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory(prefix="mimo-onnx-") as t:
-        fp32 = export_onnx(model, Path(t) / "fp32", opset=opset)
-        with atomic_dir(out) as tmp:
-            for f in fp32.iterdir():
-                if f.is_file():
-                    (tmp / f.name).write_bytes(f.read_bytes())
-            (tmp / "onnx").mkdir()
-            quantize_dynamic(str(fp32 / "onnx" / "model.onnx"), str(tmp / "onnx" / "model.onnx"),
-                             weight_type=QuantType.QInt8)
-            tmp.chmod(0o755)
-            meta = json.loads((fp32 / EXPORT_FILE).read_text())
-            atomic_write_json(tmp / EXPORT_FILE, meta | {"format": "onnx-int8", "quantization": "dynamic int8 (QInt8)"})
+    r = int8_recipe(recipe)
+    with tempfile.TemporaryDirectory(prefix="mimo-q-") as t:
+        graph = Path(src)
+        if r.fuse:
+            graph = Path(t) / "fused.onnx"
+            _fuse(Path(src), graph, num_heads, hidden_size)
+        # fused com.microsoft ops defeat ONNX shape inference: their outputs are float
+        quantize_dynamic(str(graph), str(dst), weight_type=QuantType.QInt8, per_channel=r.per_channel,
+                         reduce_range=r.reduce_range, op_types_to_quantize=list(r.op_types or []),
+                         extra_options={"DefaultTensorType": TensorProto.FLOAT})
+    return {"recipe": r.name, "op_types": list(r.op_types) if r.op_types else "all",
+            "per_channel": r.per_channel, "fused": r.fuse, "reduce_range": r.reduce_range,
+            "weight_type": "QInt8", "activations": "uint8, quantized on the fly (dynamic)"}
+
+
+def quantize_export(fp32: str | Path, out: str | Path, recipe: str = DEFAULT_INT8_RECIPE) -> Path:
+    """An ``onnx-int8`` export dir ``out`` from the fp32 ONNX export dir ``fp32`` (tokenizer and
+    settings copied, graph quantized by :func:`quantize_onnx`); the recipe goes into ``mimo_export.json``."""
+    int8_recipe(recipe)
+    fp32 = Path(fp32)
+    meta = json.loads((fp32 / EXPORT_FILE).read_text())
+    if meta.get("format") != "onnx":
+        raise MimoError(f"{fp32} is not an fp32 ONNX export (format {meta.get('format')!r})")
+    with atomic_dir(out) as tmp:
+        for f in fp32.iterdir():
+            if f.is_file() and f.name != EXPORT_FILE:
+                (tmp / f.name).write_bytes(f.read_bytes())
+        (tmp / "onnx").mkdir()
+        quant = quantize_onnx(fp32 / "onnx" / "model.onnx", tmp / "onnx" / "model.onnx", recipe,
+                              meta.get("num_heads", 0), meta.get("hidden_size", 0))
+        tmp.chmod(0o755)
+        atomic_write_json(tmp / EXPORT_FILE, meta | {"format": "onnx-int8", "int8_recipe": recipe,
+                                                     "quantization": quant})
     return Path(out)
+
+
+def export_onnx_int8(model: str, out: str | Path, opset: int = 17, recipe: str = DEFAULT_INT8_RECIPE) -> Path:
+    """ONNX export (:func:`export_onnx`) quantized by :func:`quantize_onnx` with ``recipe``
+    (:data:`INT8_RECIPES`): ``out/onnx/model.onnx``; the recipe is recorded in ``mimo_export.json``."""
+    import tempfile
+
+    int8_recipe(recipe)  # fail before the (slow) fp32 export
+    with tempfile.TemporaryDirectory(prefix="mimo-onnx-") as t:
+        return quantize_export(export_onnx(model, Path(t) / "fp32", opset=opset), out, recipe)
 
 
 def export_teacher_space(model: str, out: str | Path, projection: str | Path | None = None) -> Path:

@@ -148,13 +148,21 @@ def export(
     pca_dims: Annotated[int | None, typer.Option(help="static: PCA dimensions (0 = keep all).")] = 256,
     projection: Annotated[Path | None, typer.Option(
         help="teacher-space: the projection (default MODEL/projection.safetensors).")] = None,
+    int8_recipe: Annotated[str | None, typer.Option(
+        help="onnx-int8: how to quantize (matmul-per-channel default; see mimo.export.INT8_RECIPES).")] = None,
 ) -> None:
     """Export MODEL for fast CPU encoding (ONNX fp32/int8, static Model2Vec) or into its teacher's space."""
+    from mimo.errors import InputError
     from mimo.export import export_model
+    from mimo.export import int8_recipe as check_recipe
 
     kwargs: dict = {"pca_dims": pca_dims or None} if fmt == "static" else {}
     if fmt == "teacher-space" and projection is not None:
         kwargs["projection"] = projection
+    if int8_recipe is not None:
+        if fmt != "onnx-int8":
+            raise InputError(f"--int8-recipe applies to --format onnx-int8 only, not {fmt!r}")
+        kwargs["recipe"] = check_recipe(int8_recipe).name
     path = export_model(model, fmt, out, **kwargs)
     console.print(f"exported {model} as {fmt} to {path}; load it with `mimo.export.load_exported`"
                   + (" or SentenceTransformer(path)" if fmt in ("static", "teacher-space") else ""))

@@ -27,9 +27,12 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def model_fingerprint(encoder: Any) -> str:
-    """A stable id of the model's weights: its ``fingerprint`` attribute if it has one, else a
-    sha256 over every parameter tensor (torch models; ~1 s for mE5-small), else class + name."""
+def model_fingerprint(encoder: Any) -> str | None:
+    """A stable id of the model's weights: its ``fingerprint`` attribute if it has one (ONNX exports
+    hash their graph and tokenizer), else a sha256 over every parameter tensor (torch models; ~1 s for
+    mE5-small), else class + ``name_or_path``/``name``. None when the encoder has none of these: its
+    only other identity, the default ``repr``, holds a memory address that another model can reuse
+    in another process, so such an encoder is not cached rather than risk a collision."""
     fp = getattr(encoder, "fingerprint", None)
     if isinstance(fp, str) and fp:
         return fp
@@ -41,8 +44,11 @@ def model_fingerprint(encoder: Any) -> str:
         for name, t in sorted(params().items()):
             h.update(name.encode())
             h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
-    else:
-        h.update(str(getattr(encoder, "name_or_path", getattr(encoder, "name", repr(encoder)))).encode())
+        return h.hexdigest()[:24]
+    name = getattr(encoder, "name_or_path", None) or getattr(encoder, "name", None)
+    if not name:
+        return None
+    h.update(str(name).encode())
     return h.hexdigest()[:24]
 
 
@@ -159,7 +165,8 @@ def encode_texts(
     full = [prompt + t for t in texts]
     hashes = [text_hash(t) for t in full]
     max_len = max_length(encoder)
-    cache = EncodeCache(fingerprint or model_fingerprint(encoder), prompt, max_len, normalize) if use_cache else None
+    fp = (fingerprint or model_fingerprint(encoder)) if use_cache else None
+    cache = EncodeCache(fp, prompt, max_len, normalize) if fp else None
     have: dict[str, np.ndarray] = dict(cache.vecs) if cache else {}
     ntok: dict[str, int] = dict(cache.ntok) if cache else {}
     missing: list[int] = []
