@@ -113,7 +113,7 @@ def test_onnx_int8_recipes_load_and_stay_close_to_fp32(tiny: Path, fp32_onnx: Pa
 
 def test_default_int8_recipe_is_matmul_per_channel(tiny: Path, tmp_path: Path) -> None:
     out = export_model(str(tiny), "onnx-int8", tmp_path / "int8")
-    assert json.loads((out / EXPORT_FILE).read_text())["int8_recipe"] == DEFAULT_INT8_RECIPE == "matmul-per-channel"
+    assert json.loads((out / EXPORT_FILE).read_text())["int8_recipe"] == DEFAULT_INT8_RECIPE == "matmul-per-channel-7bit"
 
 
 def test_unknown_int8_recipe_is_a_clear_error(tiny: Path, tmp_path: Path) -> None:

@@ -254,7 +254,7 @@ INT8_RECIPES: dict[str, Int8Recipe] = {r.name: r for r in (
     Int8Recipe("all-ops", "every op onnxruntime quantizes dynamically (MatMul, Gather embeddings, ...), "
                "per tensor: the smallest file", None, per_channel=False),
 )}
-DEFAULT_INT8_RECIPE = "matmul-per-channel"
+DEFAULT_INT8_RECIPE = "matmul-per-channel-7bit"  # picked on mlir-qa-dev + mlir-dev (benchmarks/results/int8/dev-*)
 
 
 def int8_recipe(name: str) -> Int8Recipe:
