@@ -149,7 +149,7 @@ def export(
     projection: Annotated[Path | None, typer.Option(
         help="teacher-space: the projection (default MODEL/projection.safetensors).")] = None,
     int8_recipe: Annotated[str | None, typer.Option(
-        help="onnx-int8: how to quantize (matmul-per-channel default; see mimo.export.INT8_RECIPES).")] = None,
+        help="onnx-int8: how to quantize (matmul-per-channel-7bit default; see mimo.export.INT8_RECIPES).")] = None,
 ) -> None:
     """Export MODEL for fast CPU encoding (ONNX fp32/int8, static Model2Vec) or into its teacher's space."""
     from mimo.errors import InputError
