@@ -58,3 +58,26 @@ def test_results_table_figures_and_report(tiny_demo):
     assert any(f.endswith("alignment-uniformity.png") for f in summary["figures"])
     for f in summary["figures"] + list(summary["report"].values()):
         assert open(f, "rb").read(4)
+
+
+@pytest.mark.parametrize(("args", "expected"), [([], "from-config"), (["--out", "from-flag"], "from-flag")])
+def test_cli_out_defaults_to_the_config_out(tmp_path, monkeypatch, args, expected):
+    """`mimo demo --config C` writes where C says; an explicit --out wins (it used to overwrite C's out)."""
+    from typer.testing import CliRunner
+
+    import mimo.demo
+    import mimo.errors
+    from mimo.cli import app
+
+    seen: list[str] = []
+
+    def fake_run(cfg, say=print, progress=True):
+        seen.append(cfg.out)
+        raise mimo.errors.InputError("stop here")
+
+    monkeypatch.setattr(mimo.demo, "run_demo", fake_run)
+    conf = tmp_path / "demo.yaml"
+    conf.write_text("out: from-config\nbench: mlir-qa-dev\n")
+    result = CliRunner().invoke(app, ["demo", "--config", str(conf), *args])
+    assert seen == [expected], result.output
+    assert "stop here" in result.output

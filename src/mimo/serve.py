@@ -303,12 +303,15 @@ def create_app(index: str | Path | SearchIndex, api_key: str | None = None, max_
     app = FastAPI(title="mimo search", version="1", lifespan=lifespan,
                   description="Multilingual passage search over a mimo index.")
 
-    async def check_key(request: Request) -> None:
-        got = request.headers.get("x-api-key", "")
-        if not secrets.compare_digest(got.encode(), (api_key or "").encode()):
-            raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
+    guard: list[Any] = []  # no per-request dependency when the server is open
+    if api_key is not None:
+        expected = api_key.encode()
 
-    guard = [Depends(check_key)] if api_key is not None else []  # no per-request dependency when open
+        async def check_key(request: Request) -> None:
+            if not secrets.compare_digest(request.headers.get("x-api-key", "").encode(), expected):
+                raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
+
+        guard = [Depends(check_key)]
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @friendly
     def demo(
-        out: Path = typer.Option(Path("runs/demo"), help="Output dir (models, results, figures, report)."),
+        out: Path | None = typer.Option(
+            None, help="Output dir (models, results, figures, report; default: the config's out, else runs/demo)."
+        ),
         config: Path | None = typer.Option(None, help="YAML with DemoConfig fields (overrides defaults)."),
         stage1_steps: int | None = typer.Option(None, help="Stage-1 steps (default 60)."),
         stage2_steps: int | None = typer.Option(None, help="Stage-2 steps per objective (default 12)."),
@@ -27,7 +29,8 @@ def register(app: typer.Typer) -> None:
         from mimo.evaluate.compare import to_rich
 
         cfg = DemoConfig.from_yaml(config) if config else DemoConfig()
-        cfg.out = str(out)
+        if out is not None:
+            cfg.out = str(out)
         for k, v in {"stage1_steps": stage1_steps, "stage2_steps": stage2_steps, "seed": seed}.items():
             if v is not None:
                 setattr(cfg, k, v)
