@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from sentence_transformers import SentenceTransformer
 
 from mimo.demo import DemoConfig, run_demo
@@ -45,6 +46,11 @@ def test_every_objective_saves_a_loadable_model(tiny_demo):
         m = SentenceTransformer(path, device="cpu")
         assert m.prompts.get("query") == "query: "
         assert m.encode(["Hallo Welt"], normalize_embeddings=True).shape == (1, 384)
+    # every Stage-2 objective trains on the same question/task pairs (the demo's default kinds)
+    kinds = {label: yaml.safe_load((Path(p) / "train_config.yaml").read_text())["query_kinds"]
+             for label, p in summary["models"].items()}
+    assert kinds == {"stage1 (kd)": None, "mimo": ["question", "task"], "kd-only": ["question", "task"],
+                     "xlco-only": ["question", "task"]}
 
 
 def test_results_table_figures_and_report(tiny_demo):
