@@ -1,8 +1,8 @@
 """Pick the demo's recipe: Stage-2 variants from the demo's own Stage 1, scored on both dev sets.
 
-    python benchmarks/demo_recipes.py --out runs/demo-recipes \\
-        --variant base --variant lam0.05:lam=0.05 --variant lr1e-4:stage2_lr=1e-4 \\
-        --variant qt:query_kinds=[question,task] --result benchmarks/results/demo-recipes
+    python benchmarks/demo_recipes.py --out runs/demo --variant "all-kinds:query_kinds=null" \\
+        --variant "lam0.05:lam=0.05;query_kinds=null" --variant "qt:query_kinds=question,task" \\
+        --result benchmarks/results/demo-recipes
 
 Every variant trains the demo's Stage 2 (``DemoConfig`` defaults, or ``--config``) from one shared
 Stage-1 model with its TrainConfig overrides (``name:FIELD=VALUE;FIELD=VALUE``; values read as YAML).
@@ -24,26 +24,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """``"name:lam=0.05;s1.stage1_steps=90"`` -> (name, Stage-2 overrides, Stage-1 overrides)."""
     from mimo.errors import InputError
-    from mimo.train.config import TrainConfig
+    from mimo.train.config import parse_overrides
 
     name, _, rest = text.partition(":")
-    s1: dict[str, Any] = {}
-    s2: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in rest.split(";"))):
-        key, sep, value = item.partition("=")
-        target = s1 if key.startswith("s1.") else s2
-        key = key.removeprefix("s1.")
-        if not sep or key not in TrainConfig.__dataclass_fields__:
-            raise InputError(f"--variant {text!r}: {item!r} is not FIELD=VALUE with FIELD a TrainConfig field")
-        target[key] = yaml.safe_load(value)
     if not name:
         raise InputError(f"--variant {text!r}: give it a name before ':'")
+    items = [p.strip() for p in rest.split(";") if p.strip()]
+    try:
+        s1 = parse_overrides([i.removeprefix("s1.") for i in items if i.startswith("s1.")])
+        s2 = parse_overrides([i for i in items if not i.startswith("s1.")])
+    except InputError as e:
+        raise InputError(f"--variant {text!r}: {e}") from None
     return name, s2, s1
 
 
@@ -61,7 +56,7 @@ def pooled(ev: dict[str, Any], label: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mimo.demo import DemoConfig, _train_config
+    from mimo.demo import DemoConfig, _train_config, stage2_config
     from mimo.errors import InputError
     from mimo.evaluate import evaluate_models
     from mimo.paths import atomic_write_json, atomic_write_text
@@ -82,17 +77,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    lam = dict(mimo=0.2, kd=0.0, xlco=1.0).get(args.objective, 0.2)
+    lams = {objective: lam for objective, lam in cfg.stage2.values()}  # the demo's λ per objective
+    if args.objective not in lams:
+        print(f"error: --objective {args.objective!r}: the demo trains {', '.join(lams)}", file=sys.stderr)
+        return 2
     rows: list[dict[str, Any]] = []
     for name, s2, s1 in variants:
         t0 = time.perf_counter()
         stage1 = _stage1_dir(out, s1)
         train_or_reuse(_train_config(cfg, stage1, stage="1", objective="kd", **s1), label=f"{name} stage1")
         t1 = time.perf_counter()
-        over = dict(stage="2", objective=args.objective, lam=lam, student=str(stage1),
-                    init_projection=str(stage1 / "projection.safetensors"), query_kinds=cfg.stage2_query_kinds)
-        tc = _train_config(cfg, out / name, **(over | s1 | s2))
-        train_or_reuse(tc, label=name)
+        train_or_reuse(stage2_config(cfg, stage1, out / name, args.objective, lams[args.objective], **(s1 | s2)),
+                       label=name)
         t2 = time.perf_counter()
         row: dict[str, Any] = dict(variant=name, stage2_overrides=s2, stage1_overrides=s1,
                                    stage1_train_s=round(t1 - t0, 1), stage2_train_s=round(t2 - t1, 1))

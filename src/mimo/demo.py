@@ -81,6 +81,13 @@ def _train_config(cfg: DemoConfig, out: Path, **over: Any):
     return TrainConfig(out=str(out), **(base | over))
 
 
+def stage2_config(cfg: DemoConfig, stage1: Path, out: Path, objective: str, lam: float, **over: Any):
+    """A demo Stage-2 run from the Stage-1 model in ``stage1`` (its projection, the demo's query kinds)."""
+    return _train_config(cfg, out, **({"stage": "2", "objective": objective, "lam": float(lam), "student": str(stage1),
+                                       "init_projection": str(stage1 / "projection.safetensors"),
+                                       "query_kinds": cfg.stage2_query_kinds} | over))
+
+
 def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[str, Any]:
     """Run the whole demo; returns the summary that is also written to ``<out>/demo.json``."""
     from mimo.analyze import analyze_models
@@ -118,10 +125,7 @@ def run_demo(cfg: DemoConfig, say: Say = print, progress: bool = True) -> dict[s
     trained = {"stage1 (kd)": stage1}
     for label, (objective, lam) in cfg.stage2.items():
         say(f"  Stage 2 '{label}': objective={objective} λ={lam}, {cfg.stage2_steps} steps")
-        tc = _train_config(cfg, out / label, stage="2", objective=objective, lam=float(lam),
-                           student=str(stage1), init_projection=str(stage1 / "projection.safetensors"),
-                           query_kinds=cfg.stage2_query_kinds)
-        summaries[label] = train_or_reuse(tc, say, label)
+        summaries[label] = train_or_reuse(stage2_config(cfg, stage1, out / label, objective, lam), say, label)
         trained[label] = out / label
     lap("train", t)
 
