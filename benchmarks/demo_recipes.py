@@ -116,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {r['variant']} | " + " | ".join(cells) + f" | {r['stage2_train_s']} |")
     atomic_write_text(res / "demo_recipes.md", "\n".join(lines) + "\n")
     cmd = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])
-    atomic_write_text(res / "command.txt", cmd + "\n")
+    log = res / "command.txt"  # append: the file also holds curated, commented commands
+    old = log.read_text() if log.is_file() else ""
+    if cmd not in old.splitlines():
+        atomic_write_text(log, old + cmd + "\n")
     print("\n".join(lines))
     return 0
 

@@ -85,7 +85,9 @@ class TrainConfig:
     warmup_steps: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> TrainConfig:
+    def validate(self, given: set[str] | None = None) -> TrainConfig:
+        """Check and normalise every field in place (``given``: the fields the user wrote, see
+        :meth:`_check_epochs`); raises :class:`InputError` naming the field."""
         self._coerce_numbers()
         checks = [
             ("objective", self.objective, OBJECTIVES),
@@ -103,7 +105,7 @@ class TrainConfig:
         for name in ("stage1_steps", "stage2_steps", "batch_size", "stage2_batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise InputError(f"config field {name!r} must be >= 1, got {getattr(self, name)}")
-        self._check_epochs()
+        self._check_epochs(given)
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
             raise InputError(f"config field 'mini_batch_size' must be >= 1, got {self.mini_batch_size}")
         if self.langs is not None:
@@ -198,9 +200,7 @@ class TrainConfig:
         if unknown:
             known = ", ".join(sorted(names))
             raise InputError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {known}")
-        config = cls(**data)
-        config._check_epochs(given=set(data))
-        return config.validate()
+        return cls(**data).validate(given=set(data))
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
