@@ -366,6 +366,19 @@ def summarize(store: Store, resamples: int) -> dict[str, Any]:
     return summary
 
 
+def _cell(c: dict[str, Any] | None) -> str:
+    """A table cell: mean ± seed sd (n); one seed has no sd, and says so instead of printing ± 0."""
+    if not c:
+        return "-"
+    if len(c["seeds"]) < 2:
+        return f"{c['mean']:.4f} (1 seed)"
+    return f"{c['mean']:.4f} ± {c['sd']:.4f} ({len(c['seeds'])})"
+
+
+def _sd(spread: dict[str, Any]) -> str:
+    return f"{100 * spread['sd']:.2f}" if len(spread["means"]) > 1 else "n/a"
+
+
 def markdown(summary: dict[str, Any]) -> str:
     from mimo.evaluate.significance import format_p
 
@@ -381,22 +394,25 @@ def markdown(summary: dict[str, Any]) -> str:
             cells = []
             for b in budgets:
                 c = next((c for c in rows if c["method"] == m and c["budget"] == b), None)
-                cells.append(f"{c['mean']:.4f} ± {c['sd']:.4f} ({len(c['seeds'])})" if c else "-")
+                cells.append(_cell(c))
             lines.append(f"| {METHODS[m].label} | " + " | ".join(cells) + " |")
         comps = [r for r in summary["comparisons"] if r["bench"] == bench]
         if comps:
             lines += ["", f"Seed-aware differences on {bench} (points; hierarchical bootstrap over seeds and query "
-                      "groups; per-seed difference when both have the same seeds):", "",
+                      "groups; per-seed difference when both have the same seeds; with one seed on a side the interval "
+                      "counts query groups only and has no seed variance in it):", "",
                       "| steps | a − b | diff | 95% CI | p (bootstrap) | p (seed labels, floor) | per-seed diff | "
                       "seed sd a / b | query-only 95% CI |", "|---:|---|---:|---|---|---|---|---|---|"]
             for r in comps:
                 psd = ", ".join(f"{100 * v:+.2f}" for v in r["per_seed_diff"].values()) if r["per_seed_diff"] else "-"
                 q = r["query_only"]
+                one = min(len(r["seed_spread_a"]["means"]), len(r["seed_spread_b"]["means"])) < 2
+                ci = f"[{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]" + (" (query groups only)" if one else "")
+                perm = "n/a" if one else f"{r['p_seed_perm']:.3f} ({r['p_seed_perm_min']:.3f})"
+                sd = " / ".join(_sd(r[f"seed_spread_{k}"]) for k in "ab")
                 lines.append(
-                    f"| {r['budget']} | {r['a']} − {r['b']} | {100 * r['diff']:+.2f} | [{100 * r['ci_low']:+.2f}, "
-                    f"{100 * r['ci_high']:+.2f}] | {format_p(r['p_value'])} | {r['p_seed_perm']:.3f} "
-                    f"({r['p_seed_perm_min']:.3f}) | {psd} | {100 * r['seed_spread_a']['sd']:.2f} / "
-                    f"{100 * r['seed_spread_b']['sd']:.2f} | [{100 * q['ci_low']:+.2f}, {100 * q['ci_high']:+.2f}] |")
+                    f"| {r['budget']} | {r['a']} − {r['b']} | {100 * r['diff']:+.2f} | {ci} | {format_p(r['p_value'])} "
+                    f"| {perm} | {psd} | {sd} | [{100 * q['ci_low']:+.2f}, {100 * q['ci_high']:+.2f}] |")
         lines.append("")
     for key, c in summary["teacher_cache"].items():
         lines.append(f"Teacher cache ({key}): {c['computed']} of {c['texts']} English texts embedded once in "

@@ -69,6 +69,9 @@ def test_budget_curve_trains_scores_resumes_and_skips(bc, setup, capsys, monkeyp
     store = json.loads((out / "points.json").read_text())
     assert {(p["method"], p["budget"], p["seed"]) for p in store["points"]} == {("mimo-minilm", 3, 0), ("xlco", 3, 0)}
     assert store["teacher_cache"]["minilm"]["computed"] > 0  # the one-off cost is recorded
+    md = (out / "budget-curve.md").read_text()
+    # one seed per method: no invented seed sd, and the interval says it counts query groups only
+    assert "(1 seed)" in md and "(query groups only)" in md and "± 0.0000" not in md and "n/a / n/a" in md
     mimo = next(p for p in store["points"] if p["method"] == "mimo-minilm")
     assert mimo["steps"] == {"stage1": 1, "stage2": 2}  # 34% of 3 steps in Stage 1
     # the recorded score is the evaluation API's pooled nDCG@10 of that model
@@ -111,7 +114,9 @@ def test_budget_curve_trains_scores_resumes_and_skips(bc, setup, capsys, monkeyp
     assert comp["ci_low"] <= comp["diff"] <= comp["ci_high"]
     assert set(comp["per_seed_diff"]) == {"0", "1"}
     assert (out / "budget-curve.png").stat().st_size > 10_000 and (out / "budget-curve.md").is_file()
-    assert "MIMO (MiniLM) − XLCO-only" in (out / "budget-curve.md").read_text()
+    md = (out / "budget-curve.md").read_text()
+    assert "MIMO (MiniLM) − XLCO-only" in md
+    assert " ± " in md and "(1 seed)" not in md and "(query groups only)" not in md  # two seeds now
 
     # a third invocation has nothing to do
     assert bc.main(more) == 0

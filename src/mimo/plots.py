@@ -160,10 +160,12 @@ def budget_curve_figure(
         budgets = sorted({c["budget"] for c in rows})
         for i, label in enumerate(labels):
             pts = sorted((c for c in rows if c["label"] == label), key=lambda c: c["budget"])
-            n = max(len(c["seeds"]) for c in pts)
+            ns = [len(c["seeds"]) for c in pts]
+            seeds = f"{ns[0]} seed{'s' if ns[0] > 1 else ''}" if len(set(ns)) == 1 else \
+                "seeds " + ", ".join(map(str, ns))  # per budget, when they differ
             shift = 1 + 0.025 * (i - (len(labels) - 1) / 2)  # side by side, so error bars do not hide each other
             ax.errorbar([c["budget"] * shift for c in pts], [c["mean"] for c in pts], yerr=[c["sd"] for c in pts],
-                        marker="o", capsize=3, label=f"{label} ({n} seed{'s' if n > 1 else ''})")
+                        marker="o", capsize=3, label=f"{label} ({seeds})")
         ax.set_xscale("log")
         ax.set_title(bench)
         ax.set_ylabel("pooled nDCG@10 (mean ± seed sd)")
@@ -176,6 +178,10 @@ def budget_curve_figure(
             y = [100 * r["diff"] for r in pts]
             err = [[100 * (r["diff"] - r["ci_low"]) for r in pts], [100 * (r["ci_high"] - r["diff"]) for r in pts]]
             dx.errorbar(x, y, yerr=err, marker="s", capsize=3, label=f"{label} − XLCO-only")
+            for r in pts:  # one seed on a side: the interval has no seed variance in it
+                if min(len(r["seed_spread_a"]["means"]), len(r["seed_spread_b"]["means"])) < 2:
+                    dx.annotate("1 seed:\nqueries only", (r["budget"], 100 * r["diff"]), fontsize=7,
+                                ha="left", va="center", xytext=(6, 0), textcoords="offset points")
         dx.axhline(0, color="grey", lw=0.8)
         dx.set_xscale("log")
         dx.set_xlim(min(budgets) / 1.6, max(budgets) * 1.6)  # room around a lone budget, too
