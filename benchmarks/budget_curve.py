@@ -380,7 +380,7 @@ def _sd(spread: dict[str, Any]) -> str:
 
 
 def markdown(summary: dict[str, Any]) -> str:
-    from mimo.evaluate.significance import format_p
+    from mimo.evaluate.significance import format_p, seed_caveat
 
     lines = ["# Budget curve: pooled nDCG@10 vs optimizer steps", "",
              "Mean over training seeds ± seed sd (n seeds); every method has the same steps per budget.", ""]
@@ -399,16 +399,16 @@ def markdown(summary: dict[str, Any]) -> str:
         comps = [r for r in summary["comparisons"] if r["bench"] == bench]
         if comps:
             lines += ["", f"Seed-aware differences on {bench} (points; hierarchical bootstrap over seeds and query "
-                      "groups; per-seed difference when both have the same seeds; with one seed on a side the interval "
-                      "counts query groups only and has no seed variance in it):", "",
+                      "groups; per-seed difference when both have the same seeds; an interval marked 'query groups only' "
+                      "(one seed each) or '1 seed for a/b' lacks that recipe's seed variance):", "",
                       "| steps | a − b | diff | 95% CI | p (bootstrap) | p (seed labels, floor) | per-seed diff | "
                       "seed sd a / b | query-only 95% CI |", "|---:|---|---:|---|---|---|---|---|---|"]
             for r in comps:
                 psd = ", ".join(f"{100 * v:+.2f}" for v in r["per_seed_diff"].values()) if r["per_seed_diff"] else "-"
                 q = r["query_only"]
-                one = min(len(r["seed_spread_a"]["means"]), len(r["seed_spread_b"]["means"])) < 2
-                ci = f"[{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]" + (" (query groups only)" if one else "")
-                perm = "n/a" if one else f"{r['p_seed_perm']:.3f} ({r['p_seed_perm_min']:.3f})"
+                caveat = seed_caveat(r)
+                ci = f"[{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]" + (f" ({caveat})" if caveat else "")
+                perm = "n/a" if caveat else f"{r['p_seed_perm']:.3f} ({r['p_seed_perm_min']:.3f})"
                 sd = " / ".join(_sd(r[f"seed_spread_{k}"]) for k in "ab")
                 lines.append(
                     f"| {r['budget']} | {r['a']} − {r['b']} | {100 * r['diff']:+.2f} | {ci} | {format_p(r['p_value'])} "
@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from mimo.evaluate import load_benchmark
-    from mimo.paths import atomic_write_text
+    from mimo.paths import log_command
     from mimo.train.ddp import pick_device
 
     recipe = load_recipe(args.config, args)
@@ -460,10 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = "python benchmarks/budget_curve.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    log = args.out / "commands.txt"
-    old = log.read_text() if log.is_file() else ""
-    if command not in old.splitlines():
-        atomic_write_text(log, old + command + "\n")
+    log_command(args.out / "commands.txt", command)
     store.data["recipe"] = {k: v for k, v in recipe.items() if k not in ("budgets", "seeds", "methods", "benches")}
     store.save()
     plan(recipe, args.work, store, benches, device)

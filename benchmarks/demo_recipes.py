@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from mimo.demo import DemoConfig, _train_config, stage2_config
     from mimo.errors import InputError
     from mimo.evaluate import evaluate_models
-    from mimo.paths import atomic_write_json, atomic_write_text
+    from mimo.paths import atomic_write_json, atomic_write_text, log_command
     from mimo.train.runs import train_or_reuse
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,10 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {r['variant']} | " + " | ".join(cells) + f" | {r['stage2_train_s']} |")
     atomic_write_text(res / "demo_recipes.md", "\n".join(lines) + "\n")
     cmd = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])
-    log = res / "command.txt"  # append: the file also holds curated, commented commands
-    old = log.read_text() if log.is_file() else ""
-    if cmd not in old.splitlines():
-        atomic_write_text(log, old + cmd + "\n")
+    log_command(res / "command.txt", cmd)  # the file also holds curated, commented commands
     print("\n".join(lines))
     return 0
 

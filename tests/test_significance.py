@@ -176,3 +176,20 @@ def test_seed_aware_refuses_mismatched_queries():
 
     with pytest.raises(InputError, match="recipe B seed result 1"):
         seed_aware_test([_scores([0.1, 0.2])], [_scores([0.1, 0.2]), _scores([0.1])])
+
+
+def test_seed_caveat_names_what_a_one_seed_interval_lacks():
+    from mimo.evaluate import seed_aware_test
+    from mimo.evaluate.significance import seed_aware_markdown, seed_caveat
+
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.2, 0.8, 60)
+    a = _recipe(base, [0.02, 0.03, 0.01], rng, noise=0.01)
+    b = _recipe(base, [0.0, 0.01, -0.01], rng, noise=0.01)
+    assert seed_caveat(seed_aware_test(a[:2], b[:2], n_resamples=200)) == ""
+    assert seed_caveat(seed_aware_test(a, b[:1], n_resamples=200)) == "1 seed for b"
+    assert seed_caveat(seed_aware_test(a[:1], b, n_resamples=200)) == "1 seed for a"
+    one = seed_aware_test(a[:1], b[:1], n_resamples=200)
+    assert seed_caveat(one) == "query groups only"
+    md = seed_aware_markdown([{"a": "A", "b": "B", **one}])
+    assert "] (query groups only) |" in md and "(0.00)" not in md  # no invented seed sd either

@@ -82,5 +82,13 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def log_command(path: str | Path, command: str) -> None:
+    """Append ``command`` as a line of the commands log ``path`` unless it is already there (atomically)."""
+    path = Path(path)
+    old = path.read_text() if path.is_file() else ""
+    if command not in old.splitlines():
+        atomic_write_text(path, old + command + "\n")
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")

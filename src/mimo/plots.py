@@ -150,6 +150,8 @@ def budget_curve_figure(
     """Pooled nDCG@10 against optimizer steps: a panel per benchmark, a line per method, seed sd as
     error bars (``curve`` rows: bench, budget, method, label, mean, sd, seeds); below each panel, MIMO
     minus XLCO-only with its seed-aware 95% interval (``comparisons`` rows of ``seed_aware_test``)."""
+    from mimo.evaluate.significance import seed_caveat
+
     benches = sorted({c["bench"] for c in curve})
     fig, axes = plt.subplots(2, len(benches), figsize=(5.5 * len(benches), 6.5), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 1.6]}, sharex="col")
@@ -178,9 +180,9 @@ def budget_curve_figure(
             y = [100 * r["diff"] for r in pts]
             err = [[100 * (r["diff"] - r["ci_low"]) for r in pts], [100 * (r["ci_high"] - r["diff"]) for r in pts]]
             dx.errorbar(x, y, yerr=err, marker="s", capsize=3, label=f"{label} − XLCO-only")
-            for r in pts:  # one seed on a side: the interval has no seed variance in it
-                if min(len(r["seed_spread_a"]["means"]), len(r["seed_spread_b"]["means"])) < 2:
-                    dx.annotate("1 seed:\nqueries only", (r["budget"], 100 * r["diff"]), fontsize=7,
+            for r in pts:  # a recipe with one seed: say what the interval lacks
+                if caveat := seed_caveat(r):
+                    dx.annotate(caveat.replace(" ", "\n", 1), (r["budget"], 100 * r["diff"]), fontsize=7,
                                 ha="left", va="center", xytext=(6, 0), textcoords="offset points")
         dx.axhline(0, color="grey", lw=0.8)
         dx.set_xscale("log")

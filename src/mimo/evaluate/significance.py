@@ -228,6 +228,19 @@ def seed_aware_test(
     }
 
 
+def seed_caveat(row: Mapping[str, Any]) -> str:
+    """What a :func:`seed_aware_test` interval lacks when a recipe has one seed ('' when both have >= 2):
+    with one seed on both sides it is :func:`paired_test`'s query-group interval, with no seed variance."""
+    na, nb = len(row["seeds_a"]), len(row["seeds_b"])
+    if na > 1 and nb > 1:
+        return ""
+    return "query groups only" if na == nb == 1 else f"1 seed for {'a' if na == 1 else 'b'}"
+
+
+def _paren(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
 def seed_aware_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """A table of :func:`seed_aware_test` rows (labelled with ``a``/``b``; points = 100 x metric)."""
     lines = [
@@ -236,15 +249,15 @@ def seed_aware_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
-    def means(s: Mapping[str, Any]) -> str:
-        return ", ".join(f"{100 * m:.2f}" for m in s["means"]) + f" ({100 * s['sd']:.2f})"
+    def means(s: Mapping[str, Any]) -> str:  # one seed has no sd: none is printed
+        return ", ".join(f"{100 * m:.2f}" for m in s["means"]) + (f" ({100 * s['sd']:.2f})" if len(s["means"]) > 1 else "")
 
     for r in rows:
         psd = ", ".join(f"{100 * v:+.2f}" for v in r["per_seed_diff"].values()) if r.get("per_seed_diff") else "-"
         q = r["query_only"]
         lines.append(
             f"| {r['a']} − {r['b']} | {len(r['seeds_a'])}/{len(r['seeds_b'])} | {100 * r['diff']:+.2f} "
-            f"| [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}] | {format_p(r['p_value'])} "
+            f"| [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]{_paren(seed_caveat(r))} | {format_p(r['p_value'])} "
             f"| {r['p_seed_perm']:.3f} ({r['p_seed_perm_min']:.3f}) | {psd} | {means(r['seed_spread_a'])} "
             f"| {means(r['seed_spread_b'])} | [{100 * q['ci_low']:+.2f}, {100 * q['ci_high']:+.2f}] |"
         )
