@@ -148,6 +148,19 @@ def resolve_bench(name: str) -> Path | None:
         return None
 
 
+def query_kinds(queries: dict[str, dict[str, str]]) -> dict[str, str]:
+    return {q: r.get("kind", "") for q, r in queries.items()}
+
+
+def backfill_kinds(store: Store) -> None:
+    """Add kinds.json to points scored before it was written, from the benchmark's queries when built."""
+    from mimo.evaluate import load_benchmark
+
+    for name in store.benches():
+        if not store.kinds(name) and (path := resolve_bench(name)) is not None:
+            store.add_kinds(name, query_kinds(load_benchmark(path).queries))
+
+
 # ---- results on disk ------------------------------------------------------------------------------
 
 def point_key(method: str, budget: int, seed: int, bench: str) -> str:
@@ -171,7 +184,8 @@ class Store:
         method, budget, seed, bench = key.split("|")
         return self.out / "per-query" / bench / f"{method}-b{budget}-s{seed}.npy"
 
-    def add(self, row: dict[str, Any], qids: list[str], scores: list[float], groups: dict[str, str]) -> None:
+    def add(self, row: dict[str, Any], qids: list[str], scores: list[float], groups: dict[str, str],
+            kinds: dict[str, str] | None = None) -> None:
         import numpy as np
 
         from mimo.paths import atomic_write_bytes, atomic_write_json
@@ -183,6 +197,7 @@ class Store:
             atomic_write_json(qfile, qids)
         elif json.loads(qfile.read_text()) != qids:
             raise SystemExit(f"{qfile}: the benchmark's queries changed since earlier points; use another --out")
+        self.add_kinds(row["bench"], kinds or {})
         buf = io.BytesIO()
         np.save(buf, np.asarray(scores, dtype=np.float32))
         atomic_write_bytes(self.per_query_file(row["key"]), buf.getvalue())
@@ -205,6 +220,26 @@ class Store:
         """Query id -> query group (the language versions of one query) of ``bench``'s scored points."""
         d = self.out / "per-query" / bench
         return dict(zip(json.loads((d / "qids.json").read_text()), json.loads((d / "groups.json").read_text()), strict=True))
+
+    def add_kinds(self, bench: str, kinds: dict[str, str]) -> None:
+        """Write ``per-query/<bench>/kinds.json`` (each scored query's kind: question, task, heading, index
+        term; '' for none) once, when the benchmark's queries carry kinds."""
+        from mimo.paths import atomic_write_json
+
+        d = self.out / "per-query" / bench
+        if (d / "kinds.json").is_file() or not (d / "qids.json").is_file() or not any(kinds.values()):
+            return
+        atomic_write_json(d / "kinds.json", [kinds.get(q, "") for q in json.loads((d / "qids.json").read_text())])
+
+    def kinds(self, bench: str) -> dict[str, str]:
+        """Query id -> query kind of ``bench``'s scored points; empty when the queries carry no kind."""
+        d = self.out / "per-query" / bench
+        if not (d / "kinds.json").is_file():
+            return {}
+        return dict(zip(json.loads((d / "qids.json").read_text()), json.loads((d / "kinds.json").read_text()), strict=True))
+
+    def benches(self) -> list[str]:
+        return sorted({p["bench"] for p in self.data["points"]})
 
     def rate(self, device: str) -> dict[str, float]:
         """Seconds per step and texts per second measured by earlier points on ``device`` (else defaults)."""
@@ -310,7 +345,7 @@ def run_point(recipe: dict[str, Any], method: str, budget: int, seed: int, work:
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         train_s, steps_run = 0.0, 0  # counted once, on the first bench
-        store.add(row, qids, [pq[q] for q in qids], bench.query_groups)
+        store.add(row, qids, [pq[q] for q in qids], bench.query_groups, query_kinds(bench.queries))
         print(json.dumps({k: row[k] for k in ("method", "budget", "seed", "bench", "ndcg@10")}))
         sys.stdout.flush()
 
@@ -355,7 +390,9 @@ def summarize(store: Store, resamples: int) -> dict[str, Any]:
                 t = seed_aware_test(a, b, store.groups(bench), seeds_a=ca["seeds"], seeds_b=cb["seeds"],
                                     n_resamples=resamples)
                 comparisons.append({"bench": bench, "budget": budget, "a": METHODS[m].label, "b": METHODS[other].label,
-                                    "method_a": m, "method_b": other, "vs": what, **t})
+                                    "method_a": m, "method_b": other, "vs": what, **t,
+                                    "per_kind": per_kind(a, b, store.kinds(bench), store.groups(bench), ca["seeds"],
+                                                         cb["seeds"], resamples)})
     summary = {"curve": curve, "comparisons": comparisons, "teacher_cache": store.data["teacher_cache"]}
     atomic_write_json(store.out / "summary.json", summary)
     atomic_write_text(store.out / "budget-curve.md", markdown(summary))
@@ -364,6 +401,44 @@ def summarize(store: Store, resamples: int) -> dict[str, Any]:
 
         budget_curve_figure(curve, comparisons, store.out / "budget-curve")
     return summary
+
+
+def per_kind(a: list[dict[str, float]], b: list[dict[str, float]], kinds: dict[str, str], groups: dict[str, str],
+             seeds_a: list[int], seeds_b: list[int], resamples: int) -> dict[str, dict[str, Any]]:
+    """The seed-aware difference restricted to each query kind (question, task, heading, index term):
+    which kind of query a gap comes from. Empty when the benchmark's queries carry no kind."""
+    from mimo.data.kinds import KINDS
+    from mimo.evaluate import seed_aware_test
+
+    found = set(kinds.values()) - {""}
+    out = {}
+    for kind in [k for k in KINDS if k in found] + sorted(found - set(KINDS)):
+        ids = {q for q, k in kinds.items() if k == kind}
+        t = seed_aware_test([{q: r[q] for q in ids} for r in a], [{q: r[q] for q in ids} for r in b], groups,
+                            seeds_a=seeds_a, seeds_b=seeds_b, n_resamples=resamples)
+        out[kind] = {"n_queries": t["n_queries"], "n_groups": t["n_groups"], "diff": t["diff"],
+                     "ci_low": t["ci_low"], "ci_high": t["ci_high"],
+                     "mean_a": float(sum(t["seed_spread_a"]["means"]) / len(t["seed_spread_a"]["means"])),
+                     "mean_b": float(sum(t["seed_spread_b"]["means"]) / len(t["seed_spread_b"]["means"]))}
+    return out
+
+
+def _kind_table(comps: list[dict[str, Any]]) -> list[str]:
+    """Markdown rows: each comparison's difference per query kind, with its seed-aware interval."""
+    kinds = list(dict.fromkeys(k for r in comps for k in r.get("per_kind", {})))
+    if not kinds:
+        return []
+    n = {k: next(r["per_kind"][k]["n_queries"] for r in comps if k in r.get("per_kind", {})) for k in kinds}
+    lines = ["", "The same differences per query kind (points, seed-aware 95% CI; a / b nDCG@10 below):", "",
+             "| steps | a − b | " + " | ".join(f"{k} (n={n[k]})" for k in kinds) + " |", "|---:|---|" + "---|" * len(kinds)]
+    for r in comps:
+        cells = []
+        for k in kinds:
+            d = r.get("per_kind", {}).get(k)
+            cells.append("-" if d is None else f"{100 * d['diff']:+.2f} [{100 * d['ci_low']:+.2f}, {100 * d['ci_high']:+.2f}]"
+                         f"<br>{d['mean_a']:.3f} / {d['mean_b']:.3f}")
+        lines.append(f"| {r['budget']} | {r['a']} − {r['b']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _cell(c: dict[str, Any] | None) -> str:
@@ -413,6 +488,7 @@ def markdown(summary: dict[str, Any]) -> str:
                 lines.append(
                     f"| {r['budget']} | {r['a']} − {r['b']} | {100 * r['diff']:+.2f} | {ci} | {format_p(r['p_value'])} "
                     f"| {perm} | {psd} | {sd} | [{100 * q['ci_low']:+.2f}, {100 * q['ci_high']:+.2f}] |")
+            lines += _kind_table(comps)
         lines.append("")
     for key, c in summary["teacher_cache"].items():
         lines.append(f"Teacher cache ({key}): {c['computed']} of {c['texts']} English texts embedded once in "
@@ -444,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = load_recipe(args.config, args)
     device = pick_device(args.device)
     store = Store(args.out)
+    backfill_kinds(store)
     if args.summary:
         print(markdown(summarize(store, args.resamples)))
         return 0

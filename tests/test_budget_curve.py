@@ -112,6 +112,7 @@ def test_budget_curve_trains_scores_resumes_and_skips(bc, setup, capsys, monkeyp
     (comp,) = [r for r in summary["comparisons"] if r["budget"] == 6]
     assert comp["method_a"] == "mimo-minilm" and comp["method_b"] == "xlco"
     assert comp["ci_low"] <= comp["diff"] <= comp["ci_high"]
+    assert comp["per_kind"] == {}  # the tiny benchmark's queries carry no kind
     assert set(comp["per_seed_diff"]) == {"0", "1"}
     assert (out / "budget-curve.png").stat().st_size > 10_000 and (out / "budget-curve.md").is_file()
     md = (out / "budget-curve.md").read_text()
@@ -137,3 +138,30 @@ def test_split_steps_and_unknown_method(bc, setup):
     with pytest.raises(SystemExit, match="unknown method"):
         bc.main(["--config", str(setup / "recipe.yaml"), "--methods", "nope", "--plan"])
 
+
+
+def test_per_kind_difference_is_each_kinds_mean_difference(bc, tmp_path):
+    kinds = {"q1": "task", "q2": "question", "q3": "task", "q4": "question", "q5": ""}
+    groups = {q: q for q in kinds}
+    a = [{"q1": 0.2, "q2": 0.5, "q3": 0.4, "q4": 0.7, "q5": 0.9}, {"q1": 0.1, "q2": 0.6, "q3": 0.3, "q4": 0.8, "q5": 0.0}]
+    b = [{"q1": 0.3, "q2": 0.4, "q3": 0.2, "q4": 0.4, "q5": 0.5}, {"q1": 0.2, "q2": 0.3, "q3": 0.2, "q4": 0.6, "q5": 0.1}]
+    pk = bc.per_kind(a, b, kinds, groups, [0, 1], [0, 1], 500)
+    assert list(pk) == ["question", "task"]  # mimo.data.kinds order; a query without a kind is left out
+    q = pk["question"]
+    assert q["n_queries"] == 2 and q["n_groups"] == 2
+    assert q["mean_a"] == pytest.approx((0.5 + 0.7 + 0.6 + 0.8) / 4) and q["mean_b"] == pytest.approx((0.4 + 0.4 + 0.3 + 0.6) / 4)
+    assert q["diff"] == pytest.approx(q["mean_a"] - q["mean_b"]) and q["ci_low"] <= q["diff"] <= q["ci_high"]
+    assert pk["task"]["diff"] == pytest.approx((0.2 + 0.4 + 0.1 + 0.3) / 4 - (0.3 + 0.2 + 0.2 + 0.2) / 4)
+    table = "\n".join(bc._kind_table([{"budget": 50, "a": "A", "b": "B", "per_kind": pk}]))
+    assert "| question (n=2) | task (n=2) |" in table and f"{100 * q['diff']:+.2f} [" in table
+    assert bc._kind_table([{"budget": 50, "a": "A", "b": "B", "per_kind": {}}]) == []
+
+    # kinds.json is written once beside qids.json, and only when the queries carry kinds
+    store = bc.Store(tmp_path)
+    row = {"key": "xlco|50|0|b", "bench": "b"}
+    store.add(row, ["q1", "q2"], [0.1, 0.2], {}, {"q1": "", "q2": ""})
+    assert store.kinds("b") == {} and not (tmp_path / "per-query" / "b" / "kinds.json").exists()
+    store.add_kinds("b", {"q1": "task", "q2": "question", "q9": "task"})
+    assert store.kinds("b") == {"q1": "task", "q2": "question"}
+    store.add_kinds("b", {"q1": "heading", "q2": "heading"})
+    assert store.kinds("b")["q1"] == "task"
