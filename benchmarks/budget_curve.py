@@ -132,8 +132,9 @@ def run_status(config: Any) -> str:
     return "trained" if is_finished(config) else "resumable" if can_resume(config) else "to train"
 
 
-def resolve_bench(name: str) -> Path | None:
-    """A benchmark dir by name (``mlir-test``) or path; None (and a message) when it is not built."""
+def resolve_bench(name: str, quiet: bool = False) -> Path | None:
+    """A benchmark dir by name (``mlir-test``) or path; None (and a message unless ``quiet``) when it is
+    not built."""
     from mimo.errors import MimoError
 
     p = Path(name)
@@ -144,7 +145,8 @@ def resolve_bench(name: str) -> Path | None:
 
         return benchmark_dir(name)
     except MimoError as e:
-        print(f"skipping benchmark {name!r}: not built ({e})")
+        if not quiet:
+            print(f"skipping benchmark {name!r}: not built ({e})")
         return None
 
 
@@ -157,7 +159,7 @@ def backfill_kinds(store: Store) -> None:
     from mimo.evaluate import load_benchmark
 
     for name in store.benches():
-        if not store.kinds(name) and (path := resolve_bench(name)) is not None:
+        if not store.kinds(name) and (path := resolve_bench(name, quiet=True)) is not None:
             store.add_kinds(name, query_kinds(load_benchmark(path).queries))
 
 
