@@ -8,6 +8,7 @@ loads with plain SentenceTransformer, and the evaluation table, figures and repo
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,8 @@ def tiny_demo(tmp_path_factory):
         out=str(out), stage1_steps=16, stage1_batch_size=32, stage1_lr=2e-4, stage2_steps=2, stage2_batch_size=8,
         max_length=48, bench_groups=12, bench_docs=150, analysis_pairs_per_lang=8,
     )
-    return cfg, run_demo(cfg, say=lambda m: None, progress=False)
+    yield cfg, run_demo(cfg, say=lambda m: None, progress=False)
+    shutil.rmtree(out, ignore_errors=True)  # four ~470 MB models: free the disk before the next module
 
 
 def test_stage1_lowers_distillation_loss_and_improves_alignment(tiny_demo):
