@@ -415,7 +415,7 @@ def per_kind(a: list[dict[str, float]], b: list[dict[str, float]], kinds: dict[s
     found = set(kinds.values()) - {""}
     out = {}
     for kind in [k for k in KINDS if k in found] + sorted(found - set(KINDS)):
-        ids = {q for q, k in kinds.items() if k == kind}
+        ids = [q for q, k in kinds.items() if k == kind]  # the data's order: a set's would move the bootstrap
         t = seed_aware_test([{q: r[q] for q in ids} for r in a], [{q: r[q] for q in ids} for r in b], groups,
                             seeds_a=seeds_a, seeds_b=seeds_b, n_resamples=resamples)
         out[kind] = {"n_queries": t["n_queries"], "n_groups": t["n_groups"], "diff": t["diff"],

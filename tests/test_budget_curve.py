@@ -165,3 +165,27 @@ def test_per_kind_difference_is_each_kinds_mean_difference(bc, tmp_path):
     assert store.kinds("b") == {"q1": "task", "q2": "question"}
     store.add_kinds("b", {"q1": "heading", "q2": "heading"})
     assert store.kinds("b")["q1"] == "task"
+
+
+_PER_KIND_SCRIPT = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("budget_curve", sys.argv[1])
+bc = importlib.util.module_from_spec(spec); sys.modules["budget_curve"] = bc; spec.loader.exec_module(bc)
+qs = [f"q{i}" for i in range(60)]
+kinds = {q: ("task", "question")[i % 2] for i, q in enumerate(qs)}
+groups = {q: f"g{i // 3}" for i, q in enumerate(qs)}
+a = [{q: ((i * 7 + s) % 11) / 10 for i, q in enumerate(qs)} for s in range(2)]
+b = [{q: ((i * 5 + s) % 13) / 12 for i, q in enumerate(qs)} for s in range(2)]
+print(json.dumps(bc.per_kind(a, b, kinds, groups, [0, 1], [0, 1], 300), sort_keys=True))
+"""
+
+
+def test_per_kind_intervals_do_not_depend_on_the_hash_seed():
+    """The per-kind bootstrap draws groups by column: the column order must come from the data, not from
+    set iteration, or the same points.json gives other intervals in every process (it did)."""
+    import subprocess
+
+    script = ROOT / "benchmarks" / "budget_curve.py"
+    outs = {subprocess.run([sys.executable, "-c", _PER_KIND_SCRIPT, str(script)], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in range(4)}
+    assert len(outs) == 1, outs
