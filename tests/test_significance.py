@@ -193,3 +193,26 @@ def test_seed_caveat_names_what_a_one_seed_interval_lacks():
     assert seed_caveat(one) == "query groups only"
     md = seed_aware_markdown([{"a": "A", "b": "B", **one}])
     assert "] (query groups only) |" in md and "(0.00)" not in md  # no invented seed sd either
+
+
+def test_intervals_do_not_depend_on_the_order_queries_arrive_in():
+    """The same scores in another dict order (another file, another process) give the same figures."""
+    from mimo.evaluate import seed_aware_test
+
+    rng = np.random.default_rng(3)
+    b = rng.random(90)
+    a = np.clip(b + 0.03 + rng.normal(0, 0.1, 90), 0, 1)
+    groups = {f"q{i}": f"g{i % 30}" for i in range(90)}
+    order = rng.permutation(90)
+
+    def shuffled(d):
+        return {f"q{i}": d[f"q{i}"] for i in order}
+
+    sa = [_scores(np.clip(a + d, 0, 1)) for d in (0.0, 0.01, -0.02)]
+    sb = [_scores(np.clip(b + d, 0, 1)) for d in (0.0, -0.01)]
+    p1 = paired_test(sa[0], sb[0], groups)
+    p2 = paired_test(shuffled(sa[0]), shuffled(sb[0]), groups)
+    assert (p1["ci_low"], p1["ci_high"], p1["p_value"]) == (p2["ci_low"], p2["ci_high"], p2["p_value"])
+    s1 = seed_aware_test(sa, sb, groups)
+    s2 = seed_aware_test([shuffled(s) for s in sa], sb, groups)
+    assert (s1["ci_low"], s1["ci_high"], s1["p_value"]) == (s2["ci_low"], s2["ci_high"], s2["p_value"])

@@ -39,7 +39,7 @@ def _grouped(a: Mapping[str, float], b: Mapping[str, float], groups: Mapping[str
         raise InputError("no queries to compare")
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
-    for q in a:
+    for q in sorted(a):  # a fixed group order: the bootstrap's draws must not depend on dict order
         g = groups.get(q, q) if groups is not None else q
         sums[g] = sums.get(g, 0.0) + float(a[q]) - float(b[q])
         counts[g] = counts.get(g, 0) + 1
@@ -155,7 +155,7 @@ def seed_aware_test(
     """
     if not a_seeds or not b_seeds:
         raise InputError("seed-aware test: each recipe needs at least one seed result")
-    keys = list(a_seeds[0])
+    keys = sorted(a_seeds[0])  # a fixed query (and so group) order: draws must not depend on dict order
     for name, rs in (("A", a_seeds), ("B", b_seeds)):
         for i, r in enumerate(rs):
             if set(r) != set(keys):
