@@ -399,6 +399,24 @@ def test_encode_cache_concurrent_writers_do_not_clobber(tmp_path):
     assert EncodeCache("fp", "passage: ", 8, True, root=tmp_path).vecs == {}  # other prompt, other key
 
 
+def test_encode_texts_batches_by_length_and_returns_input_order():
+    from mimo.evaluate.encode import encode_texts
+
+    class Recorder:
+        batches: list[list[str]] = []
+
+        def encode(self, texts, **kw):
+            self.batches.append(list(texts))
+            return np.array([[len(t), ord(t[0])] for t in texts], dtype=np.float32)
+
+    texts = ["a" * n for n in (9, 1, 7, 3, 8, 2)] + ["b" * 3, "a" * 9]  # a duplicate is encoded once
+    enc = Recorder()
+    out, stats = encode_texts(enc, texts, normalize=False, use_cache=False, chunk=3)
+    assert out.tolist() == [[len(t), ord(t[0])] for t in texts]
+    assert stats.n == 8 and stats.n_encoded == 7
+    assert [[len(t) for t in b] for b in enc.batches] == [[1, 2, 3], [3, 7, 8], [9]]
+
+
 def test_evaluate_models_tests_the_reference_against_each_model(tmp_path):
     from mimo.evaluate import paired_test
 
