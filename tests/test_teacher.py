@@ -35,6 +35,20 @@ def test_get_or_compute_computes_each_text_once_and_persists(tmp_path):
     assert len(again) == 4
 
 
+def test_misses_are_encoded_in_length_order_and_returned_in_input_order(tmp_path):
+    batches = []
+
+    def fake(texts):
+        batches.append([len(t) for t in texts])
+        return FakeTeacher()(texts)
+
+    cache = TeacherCache("fake", fake, root=tmp_path, dtype="float32")
+    texts = ["a" * n for n in (7, 2, 5, 1, 6, 3)]
+    got = cache.get_or_compute(texts, batch_size=2)
+    assert batches == [[1, 2], [3, 5], [6, 7]]
+    np.testing.assert_array_equal(got, FakeTeacher()(texts))
+
+
 def test_float16_storage_round_trips_within_precision(tmp_path):
     cache = TeacherCache("fake", FakeTeacher(), root=tmp_path)
     got = cache.get_or_compute(["banana"])

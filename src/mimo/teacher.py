@@ -159,6 +159,7 @@ class TeacherCache:
         miss = self.missing(texts)
         if miss and (self.read_only or self.encode_fn is None):
             self.get(texts)  # raises with a clear message
+        miss = sorted(miss, key=len)  # batches of similar length pad less; rows are looked up by text below
         pending_t: list[str] = []
         pending_e: list[np.ndarray] = []
         for start in range(0, len(miss), batch_size):
