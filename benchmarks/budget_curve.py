@@ -32,6 +32,7 @@ import json
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -289,6 +290,23 @@ def plan(recipe: dict[str, Any], work: Path, store: Store, benches: dict[str, An
     return est
 
 
+def count_printer(label: str, every: int = 2048) -> Callable[[int, int], None]:
+    """``progress(done, total)`` for a log file: a line every ``every`` items with rate and ETA
+    (items are encoded shortest first, so the ETA is a lower bound)."""
+    t0, last = time.perf_counter(), [0]
+
+    def show(done: int, total: int) -> None:
+        if done - last[0] < every and done < total:
+            return
+        last[0] = done
+        s = time.perf_counter() - t0
+        rate = done / s if s > 0 else 0.0
+        eta = f"{(total - done) / rate:.0f}s" if rate else "?"
+        print(f"{label} {done}/{total} texts, {rate:.1f}/s, ETA >= {eta}", flush=True)
+
+    return show
+
+
 def prefill(recipe: dict[str, Any], store: Store, device: str) -> None:
     from mimo.train.labels import build_teacher_cache, english_texts
 
@@ -299,7 +317,8 @@ def prefill(recipe: dict[str, Any], store: Store, device: str) -> None:
         print(f"teacher cache: {key} over every English text (once)")
         texts = english_texts(t.get("parallel_path"), t.get("retrieval_path"), t.get("max_rows"))
         cost = build_teacher_cache(name, texts, prompt=t.get("teacher_query_prompt", ""),
-                                   dtype=t.get("cache_dtype", "float16"), root=t.get("teacher_cache"), device=device)
+                                   dtype=t.get("cache_dtype", "float16"), root=t.get("teacher_cache"), device=device,
+                                   progress=count_printer(f"  {key}"))
         print(f"  {cost['computed']} of {cost['texts']} texts computed in {cost['seconds']} s")
         if cost["computed"] or key not in store.data["teacher_cache"]:  # keep the one-off cost, not a no-op rerun
             store.data["teacher_cache"][key] = cost

@@ -189,3 +189,12 @@ def test_per_kind_intervals_do_not_depend_on_the_hash_seed():
     outs = {subprocess.run([sys.executable, "-c", _PER_KIND_SCRIPT, str(script)], capture_output=True, text=True,
                            check=True, env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in range(4)}
     assert len(outs) == 1, outs
+
+
+def test_count_printer_prints_every_n_items_and_the_last(bc, capsys):
+    show = bc.count_printer("  mpnet", every=100)
+    for done in (64, 128, 192, 256, 300):
+        show(done, 300)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines] == ["128/300", "256/300", "300/300"]
+    assert lines[-1].endswith("ETA >= 0s")

@@ -149,7 +149,8 @@ def budget_curve_figure(
 ) -> list[Path]:
     """Pooled nDCG@10 against optimizer steps: a panel per benchmark, a line per method, seed sd as
     error bars (``curve`` rows: bench, budget, method, label, mean, sd, seeds); below each panel, MIMO
-    minus XLCO-only with its seed-aware 95% interval (``comparisons`` rows of ``seed_aware_test``)."""
+    minus XLCO-only and minus the best other baseline (dashed, named at each point), each with its
+    seed-aware 95% interval (``comparisons`` rows of ``seed_aware_test``)."""
     from mimo.evaluate.significance import seed_caveat
 
     benches = sorted({c["bench"] for c in curve})
@@ -173,17 +174,22 @@ def budget_curve_figure(
         ax.set_ylabel("pooled nDCG@10 (mean ± seed sd)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        comps = [r for r in comparisons if r["bench"] == bench and r["method_b"] == "xlco"]
-        for label in dict.fromkeys(r["a"] for r in comps):
-            pts = sorted((r for r in comps if r["a"] == label), key=lambda r: r["budget"])
-            x = [r["budget"] for r in pts]
+        comps = [r for r in comparisons if r["bench"] == bench]
+        series = dict.fromkeys((r["a"], r["method_b"] == "xlco") for r in comps)
+        for label, vs_xlco in series:
+            pts = sorted((r for r in comps if r["a"] == label and (r["method_b"] == "xlco") == vs_xlco),
+                         key=lambda r: r["budget"])
+            x = [r["budget"] * (1 if vs_xlco else 1.04) for r in pts]  # beside, so the intervals stay apart
             y = [100 * r["diff"] for r in pts]
             err = [[100 * (r["diff"] - r["ci_low"]) for r in pts], [100 * (r["ci_high"] - r["diff"]) for r in pts]]
-            dx.errorbar(x, y, yerr=err, marker="s", capsize=3, label=f"{label} − XLCO-only")
-            for r in pts:  # a recipe with one seed: say what the interval lacks
-                if caveat := seed_caveat(r):
-                    dx.annotate(caveat.replace(" ", "\n", 1), (r["budget"], 100 * r["diff"]), fontsize=7,
-                                ha="left", va="center", xytext=(6, 0), textcoords="offset points")
+            what = "XLCO-only" if vs_xlco else "best other baseline"
+            dx.errorbar(x, y, yerr=err, marker="s" if vs_xlco else "D", ls="-" if vs_xlco else "--", capsize=3,
+                        label=f"{label} − {what}")
+            for xi, r in zip(x, pts, strict=True):  # name the baseline; a recipe with one seed: say what the interval lacks
+                note = "\n".join(filter(None, ["" if vs_xlco else r["b"], seed_caveat(r).replace(" ", "\n", 1)]))
+                if note:
+                    dx.annotate(note, (xi, 100 * r["diff"]), fontsize=7, ha="left", va="center", xytext=(6, 0),
+                                textcoords="offset points")
         dx.axhline(0, color="grey", lw=0.8)
         dx.set_xscale("log")
         dx.set_xlim(min(budgets) / 1.6, max(budgets) * 1.6)  # room around a lone budget, too
