@@ -198,3 +198,20 @@ def test_count_printer_prints_every_n_items_and_the_last(bc, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[1] for line in lines] == ["128/300", "256/300", "300/300"]
     assert lines[-1].endswith("ETA >= 0s")
+
+
+def test_cpu_full_config_is_the_budget_curves_800_step_mimo_recipe(bc, tmp_path):
+    """configs/cpu-full.yaml reports the budget curve's 800-step MIMO (MiniLM) point as its result, so
+    every setting the two runs of that point use must be the config's (else the README's figures lie)."""
+    from mimo.train import TrainConfig
+
+    recipe = yaml.safe_load((ROOT / "configs" / "budget-curve.yaml").read_text())
+    stage1, stage2 = bc.plan_point(recipe, "mimo-minilm", 800, 0, tmp_path)
+    full = TrainConfig.from_yaml(ROOT / "configs" / "cpu-full.yaml")
+    assert (full.stage, full.objective, full.stage1_steps, full.stage2_steps) == ("both", "mimo", 160, 640)
+    assert full.teacher == stage1.teacher == stage2.teacher and full.student == stage1.student
+    skip = {"out", "stage", "objective", "student", "init_projection", "stage1_steps", "stage2_steps",
+            "checkpoint_every"}
+    for name in set(full.to_dict()) - skip:
+        used = getattr(stage2, name) if name.startswith(("stage2", "lam", "mini_batch")) else getattr(stage1, name)
+        assert getattr(full, name) == used, name
