@@ -215,3 +215,39 @@ def test_cpu_full_config_is_the_budget_curves_800_step_mimo_recipe(bc, tmp_path)
     for name in set(full.to_dict()) - skip:
         used = getattr(stage2, name) if name.startswith(("stage2", "lam", "mini_batch")) else getattr(stage1, name)
         assert getattr(full, name) == used, name
+
+
+def test_summary_measures_the_anchor_effect_and_the_figure_leaves_it_out(bc, tmp_path):
+    """With both anchors at a budget the summary adds MIMO (mpnet) − MIMO (MiniLM), seed-aware, beside the
+    comparisons with the baselines; the figure's difference panel plots only the latter."""
+    qids = [f"q{i}" for i in range(12)]
+    store = bc.Store(tmp_path)
+    base = {"mimo-minilm": 0.40, "mimo-mpnet": 0.45, "xlco": 0.42}
+    for method, level in base.items():
+        for seed in (0, 1):
+            key = bc.point_key(method, 50, seed, "b")
+            scores = [level + 0.01 * seed + 0.02 * (i % 3) for i in range(12)]
+            row = {"key": key, "method": method, "budget": 50, "seed": seed, "bench": "b",
+                   "ndcg@10": sum(scores) / len(scores)}
+            store.add(row, qids, scores, {q: f"g{i // 2}" for i, q in enumerate(qids)})
+    summary = bc.summarize(store, 200)
+    pairs = {(r["method_a"], r["method_b"]): r for r in summary["comparisons"]}
+    assert set(pairs) == {("mimo-minilm", "xlco"), ("mimo-mpnet", "xlco"), ("mimo-mpnet", "mimo-minilm")}
+    anchor = pairs[("mimo-mpnet", "mimo-minilm")]
+    assert anchor["diff"] == pytest.approx(0.05) and anchor["vs"] == "the MiniLM anchor"
+    assert "MIMO (mpnet) − MIMO (MiniLM)" in (tmp_path / "budget-curve.md").read_text()
+
+    import matplotlib.pyplot as plt
+
+    from mimo import plots
+
+    seen = []
+    real = plots.save
+    plots.save = lambda fig, stem: seen.extend(t for ax in fig.axes for t in ax.get_legend_handles_labels()[1]) or []
+    try:
+        plots.budget_curve_figure(summary["curve"], summary["comparisons"], tmp_path / "fig")
+    finally:
+        plots.save = real
+        plt.close("all")
+    # the difference panel: each anchor against XLCO-only (here also the best baseline), nothing else
+    assert sorted(t for t in seen if " − " in t) == ["MIMO (MiniLM) − XLCO-only", "MIMO (mpnet) − XLCO-only"]

@@ -174,12 +174,13 @@ def budget_curve_figure(
         ax.set_ylabel("pooled nDCG@10 (mean ± seed sd)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        comps = [r for r in comparisons if r["bench"] == bench]
+        comps = [r for r in comparisons if r["bench"] == bench  # against baselines, not anchor vs anchor
+                 and (r["method_b"] == "xlco" or r["vs"].startswith("best baseline"))]
         series = dict.fromkeys((r["a"], r["method_b"] == "xlco") for r in comps)
-        for label, vs_xlco in series:
+        for k, (label, vs_xlco) in enumerate(series):
             pts = sorted((r for r in comps if r["a"] == label and (r["method_b"] == "xlco") == vs_xlco),
                          key=lambda r: r["budget"])
-            x = [r["budget"] * (1 if vs_xlco else 1.04) for r in pts]  # beside, so the intervals stay apart
+            x = [r["budget"] * (1 + 0.04 * k) for r in pts]  # side by side, so the intervals stay apart
             y = [100 * r["diff"] for r in pts]
             err = [[100 * (r["diff"] - r["ci_low"]) for r in pts], [100 * (r["ci_high"] - r["diff"]) for r in pts]]
             what = "XLCO-only" if vs_xlco else "best other baseline"
