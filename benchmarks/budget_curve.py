@@ -414,7 +414,8 @@ def summarize(store: Store, resamples: int) -> dict[str, Any]:
                 t = seed_aware_test(a, b, store.groups(bench), seeds_a=ca["seeds"], seeds_b=cb["seeds"],
                                     n_resamples=resamples)
                 comparisons.append({"bench": bench, "budget": budget, "a": METHODS[m].label, "b": METHODS[other].label,
-                                    "method_a": m, "method_b": other, "vs": what, **t,
+                                    "method_a": m, "method_b": other, "vs": what,
+                                    "against_baseline": other in BASELINES, **t,
                                     "per_kind": per_kind(a, b, store.kinds(bench), store.groups(bench), ca["seeds"],
                                                          cb["seeds"], resamples)})
     summary = {"curve": curve, "comparisons": comparisons, "teacher_cache": store.data["teacher_cache"]}

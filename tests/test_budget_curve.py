@@ -217,7 +217,7 @@ def test_cpu_full_config_is_the_budget_curves_800_step_mimo_recipe(bc, tmp_path)
         assert getattr(full, name) == used, name
 
 
-def test_summary_measures_the_anchor_effect_and_the_figure_leaves_it_out(bc, tmp_path):
+def test_summary_measures_the_anchor_effect_and_the_figure_leaves_it_out(bc, tmp_path, monkeypatch):
     """With both anchors at a budget the summary adds MIMO (mpnet) − MIMO (MiniLM), seed-aware, beside the
     comparisons with the baselines; the figure's difference panel plots only the latter."""
     qids = [f"q{i}" for i in range(12)]
@@ -242,12 +242,8 @@ def test_summary_measures_the_anchor_effect_and_the_figure_leaves_it_out(bc, tmp
     from mimo import plots
 
     seen = []
-    real = plots.save
-    plots.save = lambda fig, stem: seen.extend(t for ax in fig.axes for t in ax.get_legend_handles_labels()[1]) or []
-    try:
-        plots.budget_curve_figure(summary["curve"], summary["comparisons"], tmp_path / "fig")
-    finally:
-        plots.save = real
-        plt.close("all")
+    monkeypatch.setattr(plots, "save", lambda fig, stem: seen.extend(
+        t for ax in fig.axes for t in ax.get_legend_handles_labels()[1]) or plt.close(fig) or [])
+    plots.budget_curve_figure(summary["curve"], summary["comparisons"], tmp_path / "fig")
     # the difference panel: each anchor against XLCO-only (here also the best baseline), nothing else
     assert sorted(t for t in seen if " − " in t) == ["MIMO (MiniLM) − XLCO-only", "MIMO (mpnet) − XLCO-only"]

@@ -174,8 +174,7 @@ def budget_curve_figure(
         ax.set_ylabel("pooled nDCG@10 (mean ± seed sd)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        comps = [r for r in comparisons if r["bench"] == bench  # against baselines, not anchor vs anchor
-                 and (r["method_b"] == "xlco" or r["vs"].startswith("best baseline"))]
+        comps = [r for r in comparisons if r["bench"] == bench and r["against_baseline"]]  # not anchor vs anchor
         series = dict.fromkeys((r["a"], r["method_b"] == "xlco") for r in comps)
         for k, (label, vs_xlco) in enumerate(series):
             pts = sorted((r for r in comps if r["a"] == label and (r["method_b"] == "xlco") == vs_xlco),
