@@ -175,10 +175,10 @@ def budget_curve_figure(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         comps = [r for r in comparisons if r["bench"] == bench and r["against_baseline"]]  # not anchor vs anchor
-        series = dict.fromkeys((r["a"], r["method_b"] == "xlco") for r in comps)
-        for k, (label, vs_xlco) in enumerate(series):
-            pts = sorted((r for r in comps if r["a"] == label and (r["method_b"] == "xlco") == vs_xlco),
-                         key=lambda r: r["budget"])
+        series: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+        for r in sorted(comps, key=lambda r: r["budget"]):
+            series.setdefault((r["a"], r["method_b"] == "xlco"), []).append(r)
+        for k, ((label, vs_xlco), pts) in enumerate(series.items()):
             x = [r["budget"] * (1 + 0.04 * k) for r in pts]  # side by side, so the intervals stay apart
             y = [100 * r["diff"] for r in pts]
             err = [[100 * (r["diff"] - r["ci_low"]) for r in pts], [100 * (r["ci_high"] - r["diff"]) for r in pts]]
