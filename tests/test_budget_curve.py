@@ -247,3 +247,10 @@ def test_summary_measures_the_anchor_effect_and_the_figure_leaves_it_out(bc, tmp
     plots.budget_curve_figure(summary["curve"], summary["comparisons"], tmp_path / "fig")
     # the difference panel: each anchor against XLCO-only (here also the best baseline), nothing else
     assert sorted(t for t in seen if " − " in t) == ["MIMO (MiniLM) − XLCO-only", "MIMO (mpnet) − XLCO-only"]
+    assert not any(t.startswith("open marker") for t in seen)  # two seeds each: every interval has seed variance
+
+    # one recipe with a single seed: its comparisons are drawn hollow and the legend says why
+    seen.clear()
+    one_seed = [{**r, "seeds_b": r["seeds_b"][:1]} for r in summary["comparisons"]]
+    plots.budget_curve_figure(summary["curve"], one_seed, tmp_path / "fig")
+    assert any(t.startswith("open marker: one recipe has 1 seed") for t in seen)

@@ -150,7 +150,8 @@ def budget_curve_figure(
     """Pooled nDCG@10 against optimizer steps: a panel per benchmark, a line per method, seed sd as
     error bars (``curve`` rows: bench, budget, method, label, mean, sd, seeds); below each panel, MIMO
     minus XLCO-only and minus the best other baseline (dashed, named at each point), each with its
-    seed-aware 95% interval (``comparisons`` rows of ``seed_aware_test``)."""
+    seed-aware 95% interval (``comparisons`` rows of ``seed_aware_test``); a hollow marker is a
+    comparison where one recipe has a single seed."""
     from mimo.evaluate.significance import seed_caveat
 
     benches = sorted({c["bench"] for c in curve})
@@ -175,6 +176,7 @@ def budget_curve_figure(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         comps = [r for r in comparisons if r["bench"] == bench and r["against_baseline"]]  # not anchor vs anchor
+        one_seed, names = False, {}
         series: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         for r in sorted(comps, key=lambda r: r["budget"]):
             series.setdefault((r["a"], r["method_b"] == "xlco"), []).append(r)
@@ -183,13 +185,18 @@ def budget_curve_figure(
             y = [100 * r["diff"] for r in pts]
             err = [[100 * (r["diff"] - r["ci_low"]) for r in pts], [100 * (r["ci_high"] - r["diff"]) for r in pts]]
             what = "XLCO-only" if vs_xlco else "best other baseline"
-            dx.errorbar(x, y, yerr=err, marker="s" if vs_xlco else "D", ls="-" if vs_xlco else "--", capsize=3,
-                        label=f"{label} − {what}")
-            for xi, r in zip(x, pts, strict=True):  # name the baseline; a recipe with one seed: say what the interval lacks
-                note = "\n".join(filter(None, ["" if vs_xlco else r["b"], seed_caveat(r).replace(" ", "\n", 1)]))
-                if note:
-                    dx.annotate(note, (xi, 100 * r["diff"]), fontsize=7, ha="left", va="center", xytext=(6, 0),
-                                textcoords="offset points")
+            marker = "s" if vs_xlco else "D"
+            line = dx.errorbar(x, y, yerr=err, marker=marker, ls="-" if vs_xlco else "--", capsize=3,
+                               label=f"{label} − {what}")[0]
+            for xi, yi, r in zip(x, y, pts, strict=True):
+                if seed_caveat(r):  # hollow: a recipe with one seed, so the interval lacks its seed variance
+                    one_seed = True
+                    dx.plot([xi], [yi], marker=marker, mfc="white", mec=line.get_color(), ls="none", zorder=3)
+                if not vs_xlco:
+                    names.setdefault(r["budget"], (yi, r["b"]))
+        for budget, (yi, name) in names.items():  # the best baseline, once per budget, right of its points
+            dx.annotate(name, (budget * (1 + 0.04 * (len(series) - 1)), yi), fontsize=7, ha="left", va="center",
+                        xytext=(8, 0), textcoords="offset points")
         dx.axhline(0, color="grey", lw=0.8)
         dx.set_xscale("log")
         dx.set_xlim(min(budgets) / 1.6, max(budgets) * 1.6)  # room around a lone budget, too
@@ -198,7 +205,16 @@ def budget_curve_figure(
         dx.set_xlabel("optimizer steps (equal for every method)")
         dx.set_ylabel("diff (points, 95% CI\nseeds + queries)")
         dx.grid(alpha=0.3)
-        if comps:
-            dx.legend(fontsize=8)
+        if one_seed:
+            dx.plot([], [], marker="o", mfc="white", mec="grey", ls="none",
+                    label="open marker: one recipe has 1 seed (no seed variance for it)")
     fig.tight_layout()
+    handles: dict[str, Any] = {}  # one legend for the difference panels, below them, clear of the points
+    for dx in axes[1]:
+        for h, t in zip(*dx.get_legend_handles_labels(), strict=True):
+            handles.setdefault(t, h)
+    if handles:
+        order = sorted(handles, key=lambda t: t.startswith("open marker"))  # the marker's meaning last
+        fig.legend([handles[t] for t in order], order, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+                   fontsize=8, frameon=False)
     return save(fig, stem)
