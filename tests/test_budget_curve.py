@@ -242,8 +242,8 @@ def test_summary_measures_the_anchor_effect_and_the_figure_leaves_it_out(bc, tmp
     from mimo import plots
 
     seen = []
-    monkeypatch.setattr(plots, "save", lambda fig, stem: seen.extend(
-        t for ax in fig.axes for t in ax.get_legend_handles_labels()[1]) or plt.close(fig) or [])
+    monkeypatch.setattr(plots, "save", lambda fig, stem: seen.extend(  # the difference panels' shared legend
+        t.get_text() for legend in fig.legends for t in legend.get_texts()) or plt.close(fig) or [])
     plots.budget_curve_figure(summary["curve"], summary["comparisons"], tmp_path / "fig")
     # the difference panel: each anchor against XLCO-only (here also the best baseline), nothing else
     assert sorted(t for t in seen if " − " in t) == ["MIMO (MiniLM) − XLCO-only", "MIMO (mpnet) − XLCO-only"]

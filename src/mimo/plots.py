@@ -149,12 +149,13 @@ def budget_curve_figure(
 ) -> list[Path]:
     """Pooled nDCG@10 against optimizer steps: a panel per benchmark, a line per method, seed sd as
     error bars (``curve`` rows: bench, budget, method, label, mean, sd, seeds); below each panel, MIMO
-    minus XLCO-only and minus the best other baseline (dashed, named at each point), each with its
+    minus XLCO-only and minus the best other baseline (dashed, named once per budget), each with its
     seed-aware 95% interval (``comparisons`` rows of ``seed_aware_test``); a hollow marker is a
     comparison where one recipe has a single seed."""
     from mimo.evaluate.significance import seed_caveat
 
     benches = sorted({c["bench"] for c in curve})
+    one_seed = False
     fig, axes = plt.subplots(2, len(benches), figsize=(5.5 * len(benches), 6.5), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 1.6]}, sharex="col")
     for j, bench in enumerate(benches):
@@ -205,16 +206,15 @@ def budget_curve_figure(
         dx.set_xlabel("optimizer steps (equal for every method)")
         dx.set_ylabel("diff (points, 95% CI\nseeds + queries)")
         dx.grid(alpha=0.3)
-        if one_seed:
-            dx.plot([], [], marker="o", mfc="white", mec="grey", ls="none",
-                    label="open marker: one recipe has 1 seed (no seed variance for it)")
     fig.tight_layout()
     handles: dict[str, Any] = {}  # one legend for the difference panels, below them, clear of the points
     for dx in axes[1]:
         for h, t in zip(*dx.get_legend_handles_labels(), strict=True):
             handles.setdefault(t, h)
+    if one_seed:  # the hollow marker's meaning, last
+        handles["open marker: one recipe has 1 seed (no seed variance for it)"] = plt.Line2D(
+            [], [], marker="o", mfc="white", mec="grey", ls="none")
     if handles:
-        order = sorted(handles, key=lambda t: t.startswith("open marker"))  # the marker's meaning last
-        fig.legend([handles[t] for t in order], order, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+        fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
                    fontsize=8, frameon=False)
     return save(fig, stem)
