@@ -18,14 +18,11 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from mimo.data.clean import is_untranslated
+from mimo.data.config import BuildConfig
 from mimo.data.kinds import QUESTION, TASK, group_kind
-from mimo.data.types import AlignedUnit
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mimo.data.build import BuildConfig, Pair
+from mimo.data.types import AlignedUnit, Pair
 
 #: source -> (page-id test, kinds accepted as benchmark queries)
 QA_PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -39,8 +36,6 @@ BODY_KINDS = frozenset({"paragraph", "heading"})
 def qa_pair(units: Sequence[AlignedUnit], cfg: BuildConfig) -> Pair | None:
     """The (title -> answer) pair of one page (units in document order), or None when the page is
     not a question/task page or has no usable answer."""
-    from mimo.data.build import Pair
-
     if not units or units[0].source not in QA_PAGES:
         return None
     marker, kinds = QA_PAGES[units[0].source]
@@ -99,6 +94,30 @@ def distractor(units: Sequence[AlignedUnit], cfg: BuildConfig) -> dict[str, str]
         return None
     got = page_answer(units[ti + 1:], set(units[ti].texts), cfg)
     return got[0] if got and len(got[0]) >= 2 else None
+
+
+def qa_pairs(pages: dict[tuple[str, str], list[AlignedUnit]], cfg: BuildConfig) -> list[Pair]:
+    """The (title -> answer) pair of every question/task page, except those whose title names several pages."""
+    titles: dict[str, set] = defaultdict(set)
+    for pg, units in pages.items():
+        for u in units:
+            if u.kind == "title":
+                titles[u.texts["en"].casefold()].add(pg)
+    out = [p for units in pages.values() if (p := qa_pair(units, cfg)) is not None]
+    return [p for p in out if len(titles[p.query["en"].casefold()]) == 1]
+
+
+def distractors(pages: dict[tuple[str, str], list[AlignedUnit]], chosen: set, answers: Sequence[Pair],
+                cfg: BuildConfig) -> dict[str, dict[str, str]]:
+    """Corpus-only passages (group key -> texts per language) of the held-out pages ``chosen``; one
+    that shares a paragraph with a gold answer (pages that repeat each other) is left out."""
+    gold = {t.casefold() for p in answers for t in p.units}
+    out = {}
+    for pg in sorted(chosen):
+        texts = distractor(pages[pg], cfg)
+        if texts is not None and not any(t.casefold() in gold for t in texts["en"].split("\n")):
+            out[f"{pg[0]}:{pg[1]}#intro"] = texts
+    return out
 
 
 def _translated(u: AlignedUnit) -> set[str]:

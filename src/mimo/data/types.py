@@ -1,4 +1,5 @@
-"""The record every source parser yields: one unit of text aligned across languages."""
+"""The records of a build: the unit every source parser yields (one text aligned across languages)
+and the retrieval pair the builder makes of a page's units."""
 
 from __future__ import annotations
 
@@ -52,3 +53,24 @@ def aligned_by_key(
                 texts[iso] = tr[1]
         if len(texts) > 1:
             yield AlignedUnit(source, page_id, f"{source}:{page_id}#{key}", kind, texts, dict(package_versions))
+
+
+@dataclass
+class Pair:
+    """A retrieval pair built from one page: a query unit and its passage, per language.
+
+    ``page`` is the (source, page id) split key, ``kind`` the query unit's kind, ``group`` the id of
+    the passage (shared by pairs with the same passage) and ``units`` the English texts the passage is
+    made of (the leak check compares them with every held-out page)."""
+
+    pair_id: str
+    page: tuple[str, str]
+    source: str
+    kind: str
+    group: str
+    query: dict[str, str]
+    passage: dict[str, str]
+    units: tuple[str, ...] = ()
+
+    def langs(self) -> list[str]:
+        return [lg for lg in self.query if lg in self.passage]
