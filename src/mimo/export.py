@@ -3,62 +3,40 @@
 * ``export_onnx``: the whole encoder (transformer + pooling + dense + normalize) traced into one
   ONNX graph ``onnx/model.onnx`` taking ``input_ids``/``attention_mask`` and returning the sentence
   embedding, plus the tokenizer and ``mimo_export.json`` (prompts, max length). Load it with
-  :func:`load_onnx_encoder` (an Encoder: ``encode(texts, prompt_name=...)``). sentence-transformers'
-  own ``backend="onnx"`` needs ``optimum-onnx``, which pins transformers<4.58, so we export with
-  ``torch.onnx`` directly.
+  :func:`load_onnx_encoder` (an Encoder: ``encode(texts, prompt_name=...)``), which lives in
+  :mod:`mimo.models.onnx` so that ``mimo.models`` loads exports without importing the exporters.
+  sentence-transformers' own ``backend="onnx"`` needs ``optimum-onnx``, which pins transformers<4.58,
+  so we export with ``torch.onnx`` directly.
 * ``export_onnx_int8``: the same graph with onnxruntime dynamic int8 weight quantization by a named
   recipe (:data:`INT8_RECIPES`, :func:`quantize_onnx`; ``quantize_export`` from an fp32 export dir).
 * ``export_teacher_space``: student + its Stage-1 projection as a ``Dense`` module (teacher's space).
 * ``export_static``: ``model2vec.distill.distill_from_model`` on the student's transformer and
-  tokenizer, saved as a plain sentence-transformers dir (``StaticEmbedding`` + ``Normalize``, the
-  student's prompts kept), so ``SentenceTransformer(path)`` / ``mimo.models.load_encoder(path)``
-  load it unchanged.
+  tokenizer (:func:`mimo.models.static.distill_static`, shared with the static student), saved as a
+  plain sentence-transformers dir (``StaticEmbedding`` + ``Normalize``, the student's prompts kept),
+  so ``SentenceTransformer(path)`` / ``mimo.models.load_encoder(path)`` load it unchanged.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mimo.errors import MimoError
+from mimo.models import load_model
+from mimo.models.loader import embedding_dim, first_transformer
+from mimo.models.onnx import EXPORT_FILE, OnnxEncoder, is_onnx_export, load_onnx_encoder
+from mimo.models.static import distill_static
 from mimo.paths import atomic_dir, atomic_write_json
 
-EXPORT_FILE = "mimo_export.json"
+__all__ = [
+    "DEFAULT_INT8_RECIPE", "EXPORT_FILE", "FORMATS", "INT8_RECIPES", "Int8Recipe", "OnnxEncoder", "export_model",
+    "export_onnx", "export_onnx_int8", "export_static", "export_teacher_space", "int8_recipe", "is_onnx_export",
+    "load_exported", "load_onnx_encoder", "quantize_export", "quantize_onnx",
+]
 FORMATS = ("onnx", "onnx-int8", "static", "teacher-space")
-
-
-def _load_st(model: str) -> Any:
-    try:
-        from mimo.models import load_model
-    except ImportError:  # pragma: no cover - the models area is not there yet
-        from sentence_transformers import SentenceTransformer
-
-        return SentenceTransformer(str(model), device="cpu")
-    return load_model(model)
-
-
-def _first_transformer(st: Any) -> Any:
-    first = st[0]
-    if not hasattr(first, "auto_model") or not hasattr(first, "tokenizer"):
-        raise MimoError(f"cannot export: the first module is {type(first).__name__}, not a Transformer")
-    return first
-
-
-def _dim(st: Any) -> int:
-    fn = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
-    return int(fn() or 0)
-
-
-def is_onnx_export(path: str | Path) -> bool:
-    f = Path(path) / EXPORT_FILE
-    return f.is_file() and json.loads(f.read_text()).get("format") in ("onnx", "onnx-int8")
 
 
 # ----------------------------------------------------------------------------- ONNX
@@ -68,8 +46,8 @@ def export_onnx(model: str, out: str | Path, opset: int = 17) -> Path:
     """Trace ``model`` (name or dir) end to end into ``out/onnx/model.onnx``; returns ``out``."""
     import torch
 
-    st = _load_st(model).eval()
-    tr = _first_transformer(st)
+    st = load_model(model).eval()
+    tr = first_transformer(st)
     try:  # eager attention traces to plain ops that onnxruntime runs identically
         tr.auto_model.set_attn_implementation("eager")
     except (AttributeError, ValueError):
@@ -101,7 +79,7 @@ def export_onnx(model: str, out: str | Path, opset: int = 17) -> Path:
         atomic_write_json(tmp / EXPORT_FILE, {
             "format": "onnx", "source": str(model), "prompts": dict(st.prompts or {}),
             "max_seq_length": int(st.max_seq_length or 512),
-            "dim": int(_dim(st)),
+            "dim": embedding_dim(st),
             "num_heads": int(getattr(cfg, "num_attention_heads", 0) or 0),
             "hidden_size": int(getattr(cfg, "hidden_size", 0) or 0),
             "normalized": any(type(m).__name__ == "Normalize" for m in st), "opset": opset,
@@ -110,119 +88,13 @@ def export_onnx(model: str, out: str | Path, opset: int = 17) -> Path:
     return Path(out)
 
 
-class OnnxEncoder:
-    """An onnxruntime encoder with the ``mimo.models.Encoder`` interface."""
-
-    def __init__(self, path: str | Path, threads: int = 0) -> None:
-        import onnxruntime as ort
-        from transformers import AutoTokenizer
-
-        self.path = Path(path)
-        self.config = json.loads((self.path / EXPORT_FILE).read_text())
-        self.prompts: dict[str, str] = self.config.get("prompts", {})
-        self.max_seq_length: int = self.config.get("max_seq_length", 512)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(self.path / "onnx" / "model.onnx"), opts,
-                                            providers=["CPUExecutionProvider"])
-
-    @functools.cached_property
-    def fingerprint(self) -> str:
-        """sha256 over the graph, the tokenizer files and the settings that change the output (prompts,
-        max length), read from disk once: two exports share it only when they encode alike, whatever
-        their path or name (the evaluation cache keys embeddings by it)."""
-        h = hashlib.sha256(b"mimo-onnx-export")
-        keep = {k: self.config.get(k) for k in ("format", "prompts", "max_seq_length", "dim", "normalized")}
-        h.update(json.dumps(keep, sort_keys=True).encode())
-        for f in sorted(p for p in self.path.rglob("*") if p.is_file() and p.name != EXPORT_FILE):
-            h.update(f.relative_to(self.path).as_posix().encode() + b"\0")
-            with f.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    h.update(chunk)
-        return "onnx-" + h.hexdigest()[:24]
-
-    def get_sentence_embedding_dimension(self) -> int:
-        return int(self.config["dim"])
-
-    def encode(self, texts: str | list[str], prompt_name: str | None = None, prompt: str | None = None,
-               batch_size: int = 32, normalize_embeddings: bool = True, convert_to_numpy: bool = True,
-               show_progress_bar: bool = False, **_: Any) -> np.ndarray:
-        single = isinstance(texts, str)
-        items = [texts] if single else list(texts)
-        if prompt is None and prompt_name is not None:
-            if prompt_name not in self.prompts:
-                raise ValueError(f"prompt {prompt_name!r} not among {sorted(self.prompts)}")
-            prompt = self.prompts[prompt_name]
-        if prompt:
-            items = [prompt + t for t in items]
-        order = np.argsort([-len(t) for t in items], kind="stable")  # similar lengths per batch
-        out = np.zeros((len(items), self.get_sentence_embedding_dimension()), dtype=np.float32)
-        for i in range(0, len(items), batch_size):
-            idx = order[i:i + batch_size]
-            enc = self.tokenizer([items[j] for j in idx], padding=True, truncation=True,
-                                 max_length=self.max_seq_length, return_tensors="np")
-            feeds = {"input_ids": enc["input_ids"].astype(np.int64),
-                     "attention_mask": enc["attention_mask"].astype(np.int64)}
-            out[idx] = self.session.run(None, feeds)[0]
-        if normalize_embeddings:
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out[0] if single else out
-
-
-def load_onnx_encoder(path: str | Path) -> OnnxEncoder:
-    if not is_onnx_export(path):
-        raise MimoError(f"{path} is not an ONNX export (no {EXPORT_FILE} with format onnx)")
-    return OnnxEncoder(path)
-
-
-# ----------------------------------------------------------------------------- static
-
-
 def export_static(model: str, out: str | Path, pca_dims: int | None = 256,
                   sif_coefficient: float | None = 1e-4, vocabulary_texts: list[str] | None = None,
                   min_count: int = 1) -> Path:
-    """Distil ``model`` into static token embeddings (Model2Vec) saved as a sentence-transformers dir.
-
-    With ``vocabulary_texts`` the tokenizer is first pruned to the tokens those texts use
-    (:func:`mimo.models.static.prune_vocabulary`), so only those are distilled."""
-    try:
-        from model2vec.distill import distill_from_model
-    except ImportError as e:
-        raise MimoError(f"static export needs model2vec's distill extra ({e}); "
-                        "`pip install model2vec skeletoken`") from None
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.base.modules.normalize import Normalize
-    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
-
-    st = _load_st(model)
-    tr = _first_transformer(st)
-    dim = int(_dim(st))
-    if pca_dims is not None and dim:
-        pca_dims = min(pca_dims, dim)
-    t0 = time.perf_counter()
-    auto, tokenizer, kept = tr.auto_model, tr.tokenizer, None
-    if vocabulary_texts is not None:
-        from mimo.models.static import prune_vocabulary
-
-        tokenizer, auto, kept = prune_vocabulary(tokenizer, auto, vocabulary_texts, min_count)
-    static = distill_from_model(model=auto, tokenizer=tokenizer, pca_dims=pca_dims,
-                                sif_coefficient=sif_coefficient)
-    weights = StaticEmbedding._fold_model2vec_weights(
-        static.embedding, getattr(static, "token_mapping", None), getattr(static, "weights", None))
-    emb = StaticEmbedding(static.tokenizer, embedding_weights=weights.float(), base_model=str(model))
-    out_st = SentenceTransformer(modules=[emb, Normalize()], prompts=dict(st.prompts or {}), device="cpu")
-    with atomic_dir(out) as tmp:
-        out_st.save(str(tmp))
-        tmp.chmod(0o755)
-        atomic_write_json(tmp / EXPORT_FILE, {
-            "format": "static", "source": str(model), "prompts": dict(st.prompts or {}),
-            "dim": int(weights.shape[1]), "vocab": int(weights.shape[0]), "pca_dims": pca_dims,
-            "sif_coefficient": sif_coefficient, "pruned_to_texts": kept,
-            "seconds": round(time.perf_counter() - t0, 2),
-        })
-    return Path(out)
+    """Distil ``model`` into static token embeddings (Model2Vec) saved as a sentence-transformers dir
+    (:func:`mimo.models.static.distill_static`; the static student starts from the same distillation)."""
+    return distill_static(model, out, pca_dims=pca_dims, sif_coefficient=sif_coefficient,
+                          vocabulary_texts=vocabulary_texts, min_count=min_count)
 
 
 # ----------------------------------------------------------------------------- int8 / teacher space
@@ -349,9 +221,9 @@ def export_teacher_space(model: str, out: str | Path, projection: str | Path | N
     b = next((v for k, v in weights.items() if k.endswith("bias")), None)
     if w is None or w.ndim != 2:
         raise MimoError(f"{proj}: expected a linear layer's weight (out x in), found {sorted(weights)}")
-    st = _load_st(model)
-    if w.shape[1] != _dim(st):
-        raise MimoError(f"{proj}: projection takes {w.shape[1]}-d input, the student emits {_dim(st)}-d")
+    st = load_model(model)
+    if w.shape[1] != embedding_dim(st):
+        raise MimoError(f"{proj}: projection takes {w.shape[1]}-d input, the student emits {embedding_dim(st)}-d")
     dense = Dense(int(w.shape[1]), int(w.shape[0]), bias=b is not None, activation_function=torch.nn.Identity())
     with torch.no_grad():
         dense.linear.weight.copy_(w.float())

@@ -118,7 +118,7 @@ def load_encoder(name_or_path: str | os.PathLike[str], device: str = "cpu") -> E
     and ONNX exports written by ``mimo export`` (static exports are plain sentence-transformers dirs)."""
     local = _local_path(str(name_or_path))
     if local is not None:
-        from mimo.export import is_onnx_export, load_onnx_encoder
+        from mimo.models.onnx import is_onnx_export, load_onnx_encoder
 
         if is_onnx_export(local):
             return load_onnx_encoder(local)
@@ -129,6 +129,20 @@ def load_encoder(name_or_path: str | os.PathLike[str], device: str = "cpu") -> E
         check_use_installed()
         return USEEncoder()
     return load_model(name_or_path, device=device)
+
+
+def first_transformer(st: Any) -> Any:
+    """The ``Transformer`` module a sentence-transformers model starts with (what exports convert)."""
+    first = st[0]
+    if not hasattr(first, "auto_model") or not hasattr(first, "tokenizer"):
+        raise MimoError(f"cannot export: the first module is {type(first).__name__}, not a Transformer")
+    return first
+
+
+def embedding_dim(st: Any) -> int:
+    """The sentence embedding's size, 0 when the model does not say (either sentence-transformers API)."""
+    fn = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+    return int(fn() or 0)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -9,6 +9,8 @@ from mimo.paths import models_dir
 
 #: Provenance file written last into every rebuilt model dir; its presence marks a complete build.
 SOURCE_FILE = "mimo_source.json"
+#: Settings file of every ``mimo export`` dir (format, prompts, dim, ...): how ``mimo.models`` tells what one holds.
+EXPORT_FILE = "mimo_export.json"
 
 
 @dataclass(frozen=True)

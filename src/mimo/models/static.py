@@ -2,8 +2,8 @@
 
 ``<init>`` is either a static model dir (``mimo export --format static``, a model2vec / potion model
 saved by sentence-transformers), used as it is, or a transformer (hub name or dir) that is distilled
-with model2vec (:func:`mimo.export.export_static`) into static token embeddings first. When the
-training texts are given, the XLM-R (or any) tokenizer's vocabulary is pruned to the tokens those
+with model2vec (:func:`distill_static`, which ``mimo export --format static`` runs too) into static
+token embeddings first. When the training texts are given, the XLM-R (or any) tokenizer's vocabulary is pruned to the tokens those
 texts use (skeletoken, rows of the transformer's embedding table remapped) before distilling, so the
 distillation forwards ~60k tokens instead of 250k and the trained table is 4x smaller. The
 distillation is cached under ``$MIMO_HOME/static-init/`` keyed by init and vocabulary.
@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from mimo.errors import InputError, MimoError
+from mimo.models.loader import embedding_dim, first_transformer, load_model
+from mimo.models.registry import EXPORT_FILE
+from mimo.paths import atomic_dir, atomic_write_json, home
 
 PREFIX = "static:"
 
@@ -63,6 +69,50 @@ def prune_vocabulary(tokenizer: Any, model: Any, texts: Sequence[str], min_count
     return tm.to_transformers(), reshape_embeddings(model, tm), len(keep)
 
 
+def distill_static(model: str, out: str | Path, pca_dims: int | None = 256,
+                  sif_coefficient: float | None = 1e-4, vocabulary_texts: list[str] | None = None,
+                  min_count: int = 1) -> Path:
+    """Distil ``model`` into static token embeddings (Model2Vec) saved as a sentence-transformers dir.
+
+    With ``vocabulary_texts`` the tokenizer is first pruned to the tokens those texts use
+    (:func:`prune_vocabulary`), so only those are distilled. ``mimo export --format static``
+    (:func:`mimo.export.export_static`) and :func:`static_init` both write their dirs with it."""
+    try:
+        from model2vec.distill import distill_from_model
+    except ImportError as e:
+        raise MimoError(f"static export needs model2vec's distill extra ({e}); "
+                        "`pip install model2vec skeletoken`") from None
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules.normalize import Normalize
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+
+    st = load_model(model)
+    tr = first_transformer(st)
+    dim = embedding_dim(st)
+    if pca_dims is not None and dim:
+        pca_dims = min(pca_dims, dim)
+    t0 = time.perf_counter()
+    auto, tokenizer, kept = tr.auto_model, tr.tokenizer, None
+    if vocabulary_texts is not None:
+        tokenizer, auto, kept = prune_vocabulary(tokenizer, auto, vocabulary_texts, min_count)
+    static = distill_from_model(model=auto, tokenizer=tokenizer, pca_dims=pca_dims,
+                                sif_coefficient=sif_coefficient)
+    weights = StaticEmbedding._fold_model2vec_weights(
+        static.embedding, getattr(static, "token_mapping", None), getattr(static, "weights", None))
+    emb = StaticEmbedding(static.tokenizer, embedding_weights=weights.float(), base_model=str(model))
+    out_st = SentenceTransformer(modules=[emb, Normalize()], prompts=dict(st.prompts or {}), device="cpu")
+    with atomic_dir(out) as tmp:
+        out_st.save(str(tmp))
+        tmp.chmod(0o755)
+        atomic_write_json(tmp / EXPORT_FILE, {
+            "format": "static", "source": str(model), "prompts": dict(st.prompts or {}),
+            "dim": int(weights.shape[1]), "vocab": int(weights.shape[0]), "pca_dims": pca_dims,
+            "sif_coefficient": sif_coefficient, "pruned_to_texts": kept,
+            "seconds": round(time.perf_counter() - t0, 2),
+        })
+    return Path(out)
+
+
 def _vocab_key(texts: Sequence[str] | None, min_count: int) -> str:
     if texts is None:
         return "full"
@@ -78,13 +128,10 @@ def static_init(init: str, texts: Sequence[str] | None = None, pca_dims: int | N
     """The static model dir to start from: ``init`` itself if it is one, else its (cached) distillation."""
     if is_static_dir(init):
         return Path(init)
-    from mimo.export import export_static
-    from mimo.paths import home
-
     slug = str(init).strip("/").replace("/", "__")
     out = home() / "static-init" / f"{slug}-pca{pca_dims}-{_vocab_key(texts, min_count)}"
     if not (out / "modules.json").is_file():
-        export_static(init, out, pca_dims=pca_dims, vocabulary_texts=texts, min_count=min_count)
+        distill_static(init, out, pca_dims=pca_dims, vocabulary_texts=texts, min_count=min_count)
     return out
 
 
@@ -94,8 +141,6 @@ def load_static_student(name: str, texts: Sequence[str] | None = None) -> tuple[
 
     init = name[len(PREFIX):] if is_static(name) else name
     if not init:
-        from mimo.errors import InputError
-
         raise InputError(f"student {name!r}: give an init after 'static:', e.g. static:intfloat/multilingual-e5-small")
     path = static_init(init, texts)
     st = SentenceTransformer(str(path), device="cpu")
