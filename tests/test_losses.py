@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from mimo.losses import EmbedDistillLoss, LakdaLoss, MimoLoss, MSELoss, info_nce
+from mimo.losses import EmbedDistillLoss, LakdaLoss, LakdaSharpLoss, MimoLoss, MSELoss, info_nce
 from mimo.train.tiny import build_tiny_student, tiny_texts
 
 
@@ -74,16 +74,43 @@ def test_mimo_loss_rejects_bad_lambda_and_missing_labels(student):
         loss.loss_from_embeddings([torch.randn(2, 16), torch.randn(2, 16)], None)
 
 
-def test_lakda_is_infonce_plus_kl_of_score_distributions(student):
+def test_lakda_sharp_is_infonce_of_both_plus_kl_of_scaled_score_distributions(student):
     g = torch.Generator().manual_seed(2)
     q, qt, p = (torch.randn(4, 16, generator=g) for _ in range(3))
-    got = LakdaLoss(student, alpha=0.5, scale=20).loss_from_embeddings([q, qt, p], None)
+    got = LakdaSharpLoss(student, alpha=0.5, scale=20).loss_from_embeddings([q, qt, p], None)
     n = nn.functional.normalize
     sq, st = 20 * n(q, dim=-1) @ n(p, dim=-1).T, 20 * n(qt, dim=-1) @ n(p, dim=-1).T
     nce = 0.5 * (info_nce(q, p) + info_nce(qt, p))
     pq, pt = sq.softmax(-1), st.softmax(-1)
     kl = sum((pt[i] * (pt[i].log() - pq[i].log())).sum() for i in range(4)) / 4
     assert got.item() == pytest.approx((0.5 * nce + 0.5 * kl).item(), rel=1e-5)
+
+
+def test_lakda_reference_is_infonce_of_first_query_plus_kl_of_unscaled_cosines(student):
+    # hand-made unit vectors: cos(qa_i, p_j) and cos(qb_i, p_j) known exactly
+    p = torch.eye(3)
+    qa = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.6, 0.0, 0.8]])
+    qb = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.6, 0.8], [0.0, 0.0, 1.0]])
+    alpha, scale = 0.3, 20.0
+    got = LakdaLoss(student, alpha=alpha, scale=scale).loss_from_embeddings([qa * 2.0, qb * 5.0, p * 3.0], None)
+    cos_a, cos_b = qa @ p.T, qb @ p.T  # rows already unit length: these are the cosines
+    nce = sum(-math.log(math.exp(scale * cos_a[i, i]) / sum(math.exp(scale * c) for c in cos_a[i])) for i in range(3)) / 3
+    kl = 0.0
+    for i in range(3):
+        pa = [math.exp(c) / sum(math.exp(x) for x in cos_a[i]) for c in cos_a[i]]  # unscaled softmax
+        pb = [math.exp(c) / sum(math.exp(x) for x in cos_b[i]) for c in cos_b[i]]
+        kl += sum(b * math.log(b / a) for a, b in zip(pa, pb, strict=True)) / 3
+    assert got.item() == pytest.approx((1 - alpha) * nce + alpha * kl, rel=1e-5)
+    # the KL is on unscaled cosines: scaling by 20 (the sharp variant) gives a far larger agreement term
+    sharp = LakdaSharpLoss(student, alpha=1.0, scale=scale).loss_from_embeddings([qa, qb, p], None)
+    assert sharp.item() > 10 * kl
+
+
+def test_lakda_reference_gradients_reach_all_three_inputs(student):
+    g = torch.Generator().manual_seed(5)
+    embs = [torch.randn(4, 8, generator=g, requires_grad=True) for _ in range(3)]
+    LakdaLoss(student).loss_from_embeddings(embs, None).backward()
+    assert all(e.grad is not None and e.grad.abs().sum() > 0 for e in embs)
 
 
 def _grads(student, loss, feats, labels):

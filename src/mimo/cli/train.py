@@ -43,7 +43,7 @@ def _progress():
 def train_cmd(
     config: Path = typer.Option(None, "--config", "-c", help="YAML config (TrainConfig fields)."),
     stage: str = typer.Option(None, help="1, 2 or both."),
-    objective: str = typer.Option(None, help="mimo, kd, xlco, infonce, lakda or mse."),
+    objective: str = typer.Option(None, help="mimo, kd, xlco, infonce, lakda (the paper's), lakda-sharp (ours) or mse."),
     teacher: str = typer.Option(None, help="Teacher model name/path, or 'self' (frozen initial student)."),
     student: str = typer.Option(None, help="Student model name/path."),
     projection_init: str = typer.Option(None, help="random or lstsq."),

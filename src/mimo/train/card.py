@@ -12,7 +12,10 @@ _OBJECTIVES = {
     "kd": "distillation only (lambda = 0)",
     "xlco": "cross-lingual InfoNCE only (lambda = 1, X != Y)",
     "infonce": "monolingual InfoNCE (X = Y)",
-    "lakda": "(1 - a) * InfoNCE + a * KL(score distribution of the query's translation || the query's)",
+    "lakda": "LaKDA as in the paper's code: (1 - a) * InfoNCE(query_a -> passage) + a * KL(softmax of unscaled "
+             "cosines of query_b || of query_a), passage language independent of both",
+    "lakda-sharp": "LaKDA-sharp (ours): (1 - a) * InfoNCE of both query languages + a * KL on scale-20 scores, "
+                   "passage in the translation's language",
     "mse": "Reimers & Gurevych 2020: MSE of student(en) and student(xx) to teacher(en), no projection",
 }
 

@@ -12,7 +12,9 @@ import yaml
 
 from mimo.errors import InputError
 
-OBJECTIVES = ("mimo", "kd", "xlco", "infonce", "lakda", "mse")
+OBJECTIVES = ("mimo", "kd", "xlco", "infonce", "lakda", "lakda-sharp", "mse")
+#: objectives whose batches are (query, query in another language, passage): no teacher labels
+LAKDA_OBJECTIVES = ("lakda", "lakda-sharp")
 STAGES = ("1", "2", "both")
 SCHEDULES = ("constant", "linear", "adaptive")
 PROJECTION_INITS = ("random", "lstsq")
@@ -180,7 +182,7 @@ class TrainConfig:
     @property
     def needs_teacher(self) -> bool:
         stage2_only = self.stage == "2"
-        return not (stage2_only and self.objective in ("xlco", "infonce", "lakda"))
+        return not (stage2_only and self.objective in ("xlco", "infonce", *LAKDA_OBJECTIVES))
 
     def to_dict(self) -> dict[str, Any]:
         """The fields, less a step count its stage's epochs replace (so the dict reads back as given)."""

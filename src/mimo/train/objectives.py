@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from mimo.errors import InputError
-from mimo.losses import EmbedDistillLoss, LakdaLoss, MimoLoss, MSELoss
+from mimo.losses import EmbedDistillLoss, LakdaLoss, LakdaSharpLoss, MimoLoss, MSELoss
 from mimo.train.config import TrainConfig
 
 
@@ -32,6 +32,8 @@ def kd_loss(model, config: TrainConfig, teacher_dim: int) -> EmbedDistillLoss:
 def stage2_loss(model, config: TrainConfig, kd: EmbedDistillLoss | None) -> nn.Module:
     if config.objective == "lakda":
         return LakdaLoss(model, config.lakda_alpha, config.scale, config.mini_batch_size)
+    if config.objective == "lakda-sharp":
+        return LakdaSharpLoss(model, config.lakda_alpha, config.scale, config.mini_batch_size)
     return MimoLoss(model, kd, config.effective_lambda, config.scale, config.mini_batch_size)
 
 

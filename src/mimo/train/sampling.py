@@ -149,3 +149,10 @@ def _pack(
         bins[j].append(Example(pid, ex.x, ex.y))
         ids[j].add(pid)
     return bins
+
+
+def independent_languages(langs: list[list[str]], seed: int, step: int) -> list[str]:
+    """One language per row, uniform over that row's ``langs`` and independent of the row's (X, Y):
+    the reference LaKDA's passage language. Seeded by (seed, step), so a resumed run draws the same."""
+    rng = random.Random(f"independent-languages:{seed}:{step}")
+    return [rng.choice(ls) for ls in langs]

@@ -14,12 +14,12 @@ import torch
 from mimo.errors import InputError, MimoError
 from mimo.models.static import PREFIX as STATIC_PREFIX
 from mimo.models.static import is_static
-from mimo.train.config import TrainConfig
+from mimo.train.config import LAKDA_OBJECTIVES, TrainConfig
 from mimo.train.data import ParallelData, RetrievalData, load_parallel, load_retrieval
 from mimo.train.heldout import heldout_figures, record_heldout
 from mimo.train.labels import Teacher
 from mimo.train.objectives import LambdaSchedule, lstsq_projection, stage2_loss
-from mimo.train.sampling import plan_stage1, plan_stage2
+from mimo.train.sampling import independent_languages, plan_stage1, plan_stage2
 from mimo.train.steps import ProgressFn, TrainResult, features, run_stage
 
 
@@ -115,7 +115,7 @@ def plan_stage2_run(ctx: Context, ret: RetrievalData, run1: bool) -> Stage2Plan:
         raise MimoError(f"stage 2: {e}") from None
     ctx.result.mix["stage2"] = dict(sorted(mix.items()))
     lab_q = lab_p = None
-    if config.effective_lambda < 1.0 and config.objective != "lakda":
+    if config.effective_lambda < 1.0 and config.objective not in LAKDA_OBJECTIVES:
         rows = [ret.pairs[e.pair_id]["en"] for b in batches2 for e in b]
         lab_q = teacher.labels([r[0] for r in rows], "query", say)
         lab_p = teacher.labels([r[1] for r in rows], "passage", say)
@@ -202,8 +202,11 @@ def run_stage2(ctx: Context, ret: RetrievalData, plan: Stage2Plan):
         rows = [ret.pairs[e.pair_id] for e in batch]
         q = [r[e.x][0] for r, e in zip(rows, batch, strict=True)]
         p = [r[e.y][1] for r, e in zip(rows, batch, strict=True)]
-        if config.objective == "lakda":
+        if config.objective in LAKDA_OBJECTIVES:
             qt = [r[e.y][0] for r, e in zip(rows, batch, strict=True)]
+            if config.objective == "lakda":  # the reference: the passage's language drawn on its own
+                langs = independent_languages([sorted(r) for r in rows], config.seed, step)
+                p = [r[z][1] for r, z in zip(rows, langs, strict=True)]
             return [features(model, q, qp), features(model, qt, qp), features(model, p, pp)], None
         y = None
         if lab_q is not None:
