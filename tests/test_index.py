@@ -179,7 +179,7 @@ def test_add_delete_persist_and_validate(tmp_path: Path, tiny_model: Path, encod
     with pytest.raises(InputError, match="not in the index: 'nope'"):
         idx.delete(["nope"])
     again = SearchIndex.load(tmp_path / "ix", encoder=encoder)
-    assert len(again) == 39 and again.index.ntotal == 39 and again.manifest["generation"] == "g000002"
+    assert len(again) == 39 and again.store.index.ntotal == 39 and again.manifest["generation"] == "g000002"
     ids = {h.id for h in again.search("unique zebra words", k=39)[0]}
     assert "new" not in ids and "p0" not in ids and len(ids) == 39
     assert sorted(p.name for p in (tmp_path / "ix").iterdir() if p.name.startswith("g")) == ["g000002"]
@@ -216,7 +216,7 @@ def test_mmap_load_matches_in_memory(tmp_path: Path) -> None:
 
 
 def test_crash_mid_build_or_update_keeps_previous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mimo.index as mi
+    import mimo.index.faiss_store as mi
 
     vecs = np.eye(8, dtype=np.float32)
     build_index("none", [Doc(str(i), "t") for i in range(8)], tmp_path / "ix", vectors=vecs)
@@ -264,9 +264,9 @@ def test_kill_during_updates_loses_nothing_committed(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     idx = SearchIndex.load(tmp_path / "ix")
-    ids = {d.id for d in idx.docs.values()}
+    ids = {d.id for d in idx.store.docs.values()}
     assert all(f"b{i}-{j}" in ids for i in committed for j in range(50))
-    assert idx.index.ntotal == len(idx) >= 2000 + 50 * len(committed)
+    assert idx.store.index.ntotal == len(idx) >= 2000 + 50 * len(committed)
 
 
 def test_cli_build_add_delete_info_search(tmp_path: Path, tiny_model: Path) -> None:

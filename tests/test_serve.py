@@ -51,8 +51,8 @@ def test_validation_and_api_key(index_dir: Path, expected: dict) -> None:
     with TestClient(app) as c:
         assert c.get("/health").json()["status"] == "ok"
         assert c.post("/search", json={"query": "fox"}).status_code == 401
-        h = {"X-API-Key": "s3cret"}
-        assert c.post("/search", json={"query": "fox"}, headers={"X-API-Key": "wrong"}).status_code == 401
+        h = {"Authorization": "Bearer s3cret"}
+        assert c.post("/search", json={"query": "fox"}, headers={"Authorization": "Bearer wrong"}).status_code == 401
         r = c.post("/search", json={"query": ["quick fox", "лиса"], "k": 10}, headers=h)
         assert r.status_code == 200
         _same(r.json()["results"][0], expected["quick fox"])
