@@ -15,6 +15,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis.generation import GenerationMode  # noqa: E402
 from test_serve import index_dir, server  # noqa: E402,F401  (module fixtures: tiny index + real uvicorn process)
+from test_serve_milvus import built, milvus_server  # noqa: E402,F401  (the same on Milvus Lite, behind a key)
 
 MAX_EXAMPLES = 40
 
@@ -31,17 +32,30 @@ def _names_field(resp) -> bool:
 
 
 def test_fuzz_openapi_no_5xx_and_every_4xx_names_the_field(server) -> None:  # noqa: F811
+    url, _ = server
+    fuzz(url)
+
+
+def test_fuzz_milvus_backed_service_behind_a_key(milvus_server) -> None:  # noqa: F811
+    """The same fuzzing against `mimo serve x.db` (Milvus Lite) with ``Authorization: Bearer KEY`` sent."""
+    from test_serve_milvus import AUTH
+
+    url, _ = milvus_server
+    fuzz(url, AUTH)
+
+
+def fuzz(url: str, headers: dict[str, str] | None = None) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Unsatisfiable
 
-    url, _ = server
     assert url.startswith("http://127.0.0.1:")  # loopback only
-    schema = schemathesis.openapi.from_url(url + "/openapi.json")
+    auth = {"headers": headers} if headers else {}
+    schema = schemathesis.openapi.from_url(url + "/openapi.json", **auth)
     counts: Counter = Counter()
     bad: list[str] = []
 
     def check(case) -> None:
-        resp = case.call(base_url=url, timeout=30)
+        resp = case.call(base_url=url, timeout=30, **auth)
         counts[f"{case.operation.method.upper()} {case.operation.path} {resp.status_code}"] += 1
         if resp.status_code >= 500:
             bad.append(f"{case.operation.path}: {resp.status_code} {resp.text[:200]}")

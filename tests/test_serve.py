@@ -108,12 +108,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(index_dir: Path):
+def start_server(args: list[str], env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
+    """``mimo serve ARGS`` as a real process on a free loopback port, once /health answers."""
+    import os
+
     port = _free_port()
-    cmd = [sys.executable, "-c", "from mimo.cli import main; main()", "serve", str(index_dir),
+    cmd = [sys.executable, "-c", "from mimo.cli import main; main()", "serve", *args,
            "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -121,12 +124,16 @@ def server(index_dir: Path):
             pytest.fail(f"server exited early: {proc.stdout.read()}")  # type: ignore[union-attr]
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
+                return url, proc
         except httpx.HTTPError:
             time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("server did not come up")
+    proc.kill()
+    pytest.fail("server did not come up")
+
+
+@pytest.fixture(scope="module")
+def server(index_dir: Path):
+    url, proc = start_server([str(index_dir)])
     yield url, proc
     if proc.poll() is None:
         proc.kill()
@@ -144,11 +151,29 @@ def test_50_concurrent_clients_match_library_and_cli(server, index_dir: Path, ex
     _same(out[1]["hits"], expected[QUERIES[2]])
 
     url, _ = server
+    t0 = time.perf_counter()
+    errors = concurrent_errors(url, expected, clients=50, per_client=20)
+    took = time.perf_counter() - t0
+    assert errors == [], errors[:5]
+    stats = httpx.get(url + "/stats").json()
+    assert stats["requests"] >= 1000
+    assert stats["batches"] < stats["requests"]  # concurrent queries were micro-batched
+    print(f"1000 requests in {took:.1f}s; {stats['mean_queries_per_batch']} queries/batch")
+
+
+def test_hostile_inputs_leave_server_healthy(server, expected: dict) -> None:
+    url, proc = server
+    check_hostile(url, proc, expected)
+
+
+def concurrent_errors(url: str, expected: dict, clients: int, per_client: int,
+                      headers: dict[str, str] | None = None) -> list[str]:
+    """``clients`` threads each sending ``per_client`` /search requests; every non-200 or wrong answer."""
 
     def client(c_id: int) -> list[str]:
         errors = []
-        with httpx.Client(base_url=url, timeout=60) as c:
-            for r_id in range(20):
+        with httpx.Client(base_url=url, timeout=60, headers=headers) as c:
+            for r_id in range(per_client):
                 q = QUERIES[(c_id + r_id) % len(QUERIES)]
                 r = c.post("/search", json={"query": q, "k": 10})
                 if r.status_code != 200:
@@ -160,30 +185,24 @@ def test_50_concurrent_clients_match_library_and_cli(server, index_dir: Path, ex
                     errors.append(f"mismatch for {q!r}: {e}")
         return errors
 
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(50) as pool:
-        errors = [e for errs in pool.map(client, range(50)) for e in errs]
-    took = time.perf_counter() - t0
-    assert errors == [], errors[:5]
-    stats = httpx.get(url + "/stats").json()
-    assert stats["requests"] >= 1000
-    assert stats["batches"] < stats["requests"]  # concurrent queries were micro-batched
-    print(f"1000 requests in {took:.1f}s; {stats['mean_queries_per_batch']} queries/batch")
+    with ThreadPoolExecutor(clients) as pool:
+        return [e for errs in pool.map(client, range(clients)) for e in errs]
 
 
-def test_hostile_inputs_leave_server_healthy(server, expected: dict) -> None:
-    url, proc = server
+def check_hostile(url: str, proc: subprocess.Popen, expected: dict, headers: dict[str, str] | None = None) -> None:
+    """Malformed, oversized and hostile bodies get a 4xx naming the problem; the server stays up and right."""
     hostile: list[tuple[bytes, int]] = [
         (b"{not json", 422), (b"", 422), (b"[1,2,3]", 422), (b'{"query": "x", "k": 1e309}', 422),
         (json.dumps({"query": "x" * 200_000}).encode(), 422),
         (json.dumps({"query": "bad\u0007bell\u001b[31m"}).encode(), 422),
         (json.dumps({"query": ["q"] * 10_000}).encode(), 422),
         (json.dumps({"query": "x", "lang": ["../../etc"]}).encode(), 422),
+        (json.dumps({"query": "x", "lang": ['de"] or id != "']}).encode(), 422),
         (json.dumps({"query": "x" * 3_000_000}).encode(), 413),
         (b"\xff\xfe\x00garbage", 422),
         (json.dumps({"query": "Berlin 東京 Москва مرحبا नमस्ते 🙂"}).encode(), 200),  # mixed scripts are fine
     ]
-    with httpx.Client(base_url=url, timeout=60) as c:
+    with httpx.Client(base_url=url, timeout=60, headers=headers) as c:
         for body, status in hostile:
             r = c.post("/search", content=body, headers={"content-type": "application/json"})
             assert r.status_code == status, (body[:60], r.status_code, r.text[:200])
