@@ -169,6 +169,9 @@ def test_bad_uris_and_dimension_mismatch_fail_clearly(tmp_path: Path) -> None:
         SearchIndex.load(tmp_path / "file.db")
     with pytest.raises(MimoError, match="cannot open Milvus at http://127.0.0.1:1"):
         connect("http://127.0.0.1:1", timeout=2)
+    with pytest.raises(InputError, match="Milvus Lite has no IVF_PQ index"):
+        build_index("none", docs_for(30), tmp_path / "pq.db", vectors=unit(30, 16), kind="ivfpq")
+    assert not (tmp_path / "pq.db").exists()
     idx = build_index("none", docs_for(30), tmp_path / "x.db", vectors=unit(30, 16), encoder=HashEncoder(8))
     with pytest.raises(MimoError, match="has no collection 'other'"):
         SearchIndex.load(tmp_path / "x.db", collection="other")

@@ -45,7 +45,7 @@ def build_index(model: str, corpus: str | Path | Sequence[Doc], out: str | Path,
     processes share the encoding. ``vectors`` skips encoding (benchmarks).
     """
     backend = resolve_backend(out, backend)
-    _check_kind(backend, kind, params)
+    _check_kind(backend, kind, params, backend == "milvus" and _is_lite(out))
     docs = read_corpus(corpus) if isinstance(corpus, str | Path) else list(corpus)
     if not docs:
         raise InputError("corpus is empty")
@@ -90,7 +90,7 @@ def build_index(model: str, corpus: str | Path | Sequence[Doc], out: str | Path,
         store = _fill_milvus(str(out), collection, manifest, docs, plan, mine, vectors, overwrite, token, progress)
     manifest["build"]["index_seconds"] = round(time.perf_counter() - t0, 3)
     complete = shard is None or (len(mine) == plan.count if plan else True)
-    if kind != "flat" and complete:
+    if kind != "flat" and complete and recall_queries > 0:
         manifest["recall_at_10_vs_exact"] = measure_recall(store, docs, _vector_source(docs, plan, vectors), recall_queries)
     _save_manifest(store, manifest)
     if plan and complete and shard is None and not keep_shards:
@@ -104,16 +104,25 @@ def plan_key(docs: Sequence[Doc], model: str, prompts: dict[str, Any]) -> str:
     return f"{model}|{prompts}|{digest(docs)}"
 
 
-def _check_kind(backend: str, kind: str, params: dict[str, Any]) -> None:
+def _check_kind(backend: str, kind: str, params: dict[str, Any], lite: bool) -> None:
+    """An unknown kind (or one Milvus Lite lacks) is an error before any encoding."""
     if backend == "faiss":
         from mimo.index.faiss_store import KINDS
 
         if kind not in KINDS:
             raise InputError(f"unknown index kind {kind!r} for the faiss backend; choose one of {', '.join(KINDS)}")
     elif kind != "auto":
-        from mimo.index.milvus_store import milvus_index
+        from mimo.index.milvus_store import check_lite_index, milvus_index
 
-        milvus_index(kind, params)
+        index_type = milvus_index(kind, params)[0]
+        if lite:
+            check_lite_index(index_type)
+
+
+def _is_lite(out: str | Path) -> bool:
+    from mimo.index.milvus_store import is_lite
+
+    return is_lite(str(out))
 
 
 def _default_shard_dir(out: str | Path, collection: str | None) -> Path:
@@ -215,11 +224,14 @@ def _open_when_ready(uri: str, collection: str, token: str | None, wait_s: float
 
 
 def _flush(store: Any) -> None:
-    """Seal what was inserted into indexed segments (searches see it either way)."""
+    """Seal what was inserted into segments and reload, so that each sealed segment gets its vector index
+    (Milvus Lite builds a segment's index when the collection is loaded; searches see every row either way)."""
     from mimo.index.milvus_store import _errors
 
     with _errors(f"cannot flush {store.where}"):
         store.client.flush(store.collection)
+        store.client.release_collection(store.collection)
+        store.client.load_collection(store.collection)
 
 
 def _vector_source(docs: Sequence[Doc], plan: ShardPlan | None,

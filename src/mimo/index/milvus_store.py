@@ -63,6 +63,16 @@ def milvus_index(kind: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]
     return index_type, build, search
 
 
+def check_lite_index(index_type: str) -> None:
+    """InputError for an index type that Milvus Lite cannot build (product quantisation, disk indexes)."""
+    from milvus_lite.index.factory import KNOWN_VECTOR_INDEX_TYPES
+
+    usable = sorted(KNOWN_VECTOR_INDEX_TYPES - {"IVF_PQ", "SPARSE_INVERTED_INDEX"})
+    if index_type not in usable:
+        raise InputError(f"Milvus Lite has no {index_type} index (it has {', '.join(usable)}); "
+                         "pick one of those, or use a Milvus server (--uri http://host:19530)")
+
+
 def _where(uri: str, collection: str) -> str:
     return f"{uri} (collection {collection!r})"
 
