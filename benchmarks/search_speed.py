@@ -12,6 +12,10 @@
    kept in ``--index-cache`` between runs. Load comes from ``wrk`` (``benchmarks/wrk_search.lua``;
    closed-loop connections for ``--seconds`` each) when on PATH, else from httpx client threads
    (which cost the 2-core box about as much CPU as the server, so they understate q/s).
+4. Backends (``--backends``): FAISS flat, FAISS HNSW, Milvus Lite flat / HNSW (and a Milvus server with
+   ``--milvus-uri``) over the same N synthetic vectors: build rate (insert + index, no encoding),
+   p50/p99 latency of one-query searches at 1 client and at ``--clients`` concurrent client threads
+   (closed loop, in-process, no HTTP), q/s, recall@10 against exact search.
 3. Encode throughput (passages/s) of the mE5-small student vs a copy truncated to its first
    ``--student-layers`` layers vs its ONNX export (fp32 and dynamic int8) vs its static (Model2Vec) export.
 
@@ -21,6 +25,8 @@ multilingual sample is used and the run says so.
 
     python benchmarks/search_speed.py                # ~3-5 min on 2 CPU cores
     python benchmarks/search_speed.py --n 1000000 --http-requests 2000   # bigger
+    python benchmarks/search_speed.py --skip index http encode --dim 384 --backends faiss-flat faiss-hnsw \
+        milvus-lite-flat milvus-lite-hnsw                                  # storage backends only
     python benchmarks/search_speed.py --skip index http encode --http-index hnsw --seconds 15 \
         --query-encoders static=EXPORT_DIR onnx-int8=EXPORT_DIR full=full   # serving per query encoder
 """
@@ -144,6 +150,80 @@ def bench_indexes(docs: list[Doc], dim: int, nq: int, tmp: Path) -> dict:
                          "recall@10": round(recall_at_k(exact_labels, labels, 10), 3),
                          "size_mb": round(size, 1)}
             row(name, **out[name])
+    return out
+
+
+# ----------------------------------------------------------------------------- 4. backends
+
+HNSW_PARAMS = {"hnsw_m": 16, "ef_construction": 40, "ef_search": 128}
+#: name -> (backend, kind, params); milvus-server uses --milvus-uri
+BACKEND_PLANS = {
+    "faiss-flat": ("faiss", "flat", {}),
+    "faiss-hnsw": ("faiss", "hnsw", HNSW_PARAMS),
+    "milvus-lite-flat": ("milvus", "flat", {}),
+    "milvus-lite-hnsw": ("milvus", "hnsw", HNSW_PARAMS),
+    "milvus-server-hnsw": ("milvus", "hnsw", HNSW_PARAMS),
+}
+
+
+def _client_latencies(idx: SearchIndex, q: np.ndarray, clients: int, per_client: int) -> tuple[list[float], float]:
+    """``clients`` threads, each searching ``per_client`` single queries back to back; (latencies, q/s)."""
+
+    def client(c: int) -> list[float]:
+        lat = []
+        for r in range(per_client):
+            i = (c * per_client + r) % len(q)
+            t0 = time.perf_counter()
+            idx.search_vectors(q[i:i + 1], 10)
+            lat.append(time.perf_counter() - t0)
+        return lat
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        lat = [x for xs in pool.map(client, range(clients)) for x in xs]
+    return lat, len(lat) / (time.perf_counter() - t0)
+
+
+def bench_backends(docs: list[Doc], dim: int, nq: int, tmp: Path, names: list[str], clients: int,
+                   per_client: int, milvus_uri: str | None) -> dict:
+    import faiss
+
+    rng = np.random.default_rng(0)
+    vecs = unit_vectors(len(docs), dim, 0)
+    noise = rng.standard_normal((nq, dim)).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    q = vecs[rng.choice(len(docs), nq, replace=False)] + 0.8 * noise
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    exact = faiss.IndexFlatIP(dim)
+    exact.add(vecs)
+    _, exact_labels = exact.search(q, 10)
+    print(f"\n[4] backends: {len(docs)} passages x {dim} dims (synthetic), {nq} queries, 1 and {clients} clients")
+    out = {}
+    for name in names:
+        backend, kind, params = BACKEND_PLANS[name]
+        if name.startswith("milvus-server"):
+            if not milvus_uri:
+                raise SystemExit(f"{name} needs --milvus-uri http://host:19530")
+            where, extra = milvus_uri, {"collection": "mimo_bench", "overwrite": True}
+        else:
+            where, extra = tmp / (f"{name}.db" if backend == "milvus" else name), {}
+        load0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        idx = build_index("none", docs, where, kind=kind, vectors=vecs, backend=backend, recall_queries=0,
+                          **extra, **params)
+        build_s = time.perf_counter() - t0
+        idx.search_vectors(q[:1], 10)  # warm up
+        lat1, _ = _client_latencies(idx, q, 1, min(nq, per_client * 4))
+        latc, qps = _client_latencies(idx, q, clients, per_client)
+        labels = [[int(h.id[1:]) for h in hl] for i in range(0, nq, 50) for hl in idx.search_vectors(q[i:i + 50], 10)]
+        labels = np.array([x + [-1] * (10 - len(x)) for x in labels])
+        out[name] = {"build_s": round(build_s, 1), "build_per_s": round(len(docs) / build_s),
+                     "p50_ms_1": round(pct(lat1, 50), 2), "p99_ms_1": round(pct(lat1, 99), 2),
+                     f"p50_ms_{clients}": round(pct(latc, 50), 2), f"p99_ms_{clients}": round(pct(latc, 99), 2),
+                     f"qps_{clients}": round(qps, 1), "recall@10": round(recall_at_k(exact_labels, labels, 10), 3),
+                     "load_avg": [round(load0, 2), round(os.getloadavg()[0], 2)]}
+        row(name, **out[name])
+        idx.close()
     return out
 
 
@@ -441,6 +521,11 @@ def main() -> None:
     ap.add_argument("--index-cache", type=Path, help="keep the synthetic HTTP indexes here and reuse them")
     ap.add_argument("--serve-args", default="", help="extra `mimo serve` arguments, e.g. '--max-batch 32'")
     ap.add_argument("--note", default="", help="recorded in the JSON (e.g. what else ran on the machine)")
+    ap.add_argument("--backends", nargs="*", default=[], choices=list(BACKEND_PLANS),
+                    help="[4]: storage backends to compare (build rate, latency at 1 and --clients clients, recall@10)")
+    ap.add_argument("--backend-requests", type=int, default=50, help="[4]: searches per client thread")
+    ap.add_argument("--milvus-uri", help="[4] milvus-server-hnsw: a Milvus standalone / cluster, http://host:19530")
+    ap.add_argument("--dim", type=int, help="vector dimension (default: the model's; skips loading it)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["index", "http", "encode"])
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
@@ -455,9 +540,12 @@ def main() -> None:
     docs, queries, source = passages(args.n)
     print(f"passages: {source}; queries: {len(queries)} real texts; cores: {os.cpu_count()}, "
           f"threads: {args.threads}, load average at start: {os.getloadavg()[0]:.1f}")
-    from mimo.models import load_model
+    if args.dim:
+        dim = args.dim
+    else:
+        from mimo.models import load_model
 
-    dim = int(load_model(args.model).get_embedding_dimension())
+        dim = int(load_model(args.model).get_embedding_dimension())
     results: dict = {"source": source, "n": args.n, "dim": dim, "cores": os.cpu_count(), "threads": args.threads,
                      "http_index": _index_label(args.n), "load_generator": GENERATOR, "seconds": SECONDS,
                      "serve_args": SERVE_ARGS, "note": args.note, "load_avg_start": round(os.getloadavg()[0], 2)}
@@ -471,6 +559,9 @@ def main() -> None:
         if args.query_encoders:
             results["http_query_encoders"] = bench_query_encoders(args.model, docs, queries, tmp, args.http_requests,
                                                                   args.clients, args.query_encoders, args.index_cache)
+        if args.backends:
+            results["backends"] = bench_backends(docs, dim, args.queries, tmp, args.backends, args.clients,
+                                                 args.backend_requests, args.milvus_uri)
     if "encode" not in args.skip:
         texts = [d.text for d in docs[: args.encode_passages]]
         results["encode"] = bench_encoders(args.model, texts, args.student_layers, args.static_pca,

@@ -230,8 +230,30 @@ def _flush(store: Any) -> None:
 
     with _errors(f"cannot flush {store.where}"):
         store.client.flush(store.collection)
+        _wait_indexed(store)
         store.client.release_collection(store.collection)
-        store.client.load_collection(store.collection)
+    for attempt in range(5):  # a segment's index file can still be being written: "File is too small: 0"
+        try:
+            with _errors(f"cannot load {store.where}"):
+                store.client.load_collection(store.collection)
+            return
+        except MimoError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * 2 ** attempt)
+
+
+def _wait_indexed(store: Any, wait_s: float = 600.0) -> None:
+    """Wait until every flushed row of ``store`` has its vector index built (Milvus builds them in the
+    background; reloading before that can read an index file still being written)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        info = store.client.describe_index(store.collection, "vector")
+        if info.get("state", "Finished") == "Finished" and not info.get("pending_index_rows", 0):
+            return
+        if time.monotonic() > deadline:
+            raise MimoError(f"{store.where}: the vector index is still being built after {wait_s:.0f} s ({info})")
+        time.sleep(0.2)
 
 
 def _vector_source(docs: Sequence[Doc], plan: ShardPlan | None,
