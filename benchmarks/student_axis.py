@@ -311,7 +311,7 @@ def untrained(spec: dict[str, Any], recipe: dict[str, Any], work: Path, device: 
     return model
 
 
-def run_en_hard(recipe: dict[str, Any], work: Path, store: Store, device: str) -> None:
+def run_en_hard(recipe: dict[str, Any], work: Path, store: Store, device: str, train_missing: bool) -> None:
     from mimo.data.en_hard import build_en_hard
     from mimo.evaluate import load_benchmark
     from mimo.models import load_model
@@ -331,6 +331,10 @@ def run_en_hard(recipe: dict[str, Any], work: Path, store: Store, device: str) -
         elif method == "untrained":
             enc, extra = untrained(what, recipe, work, device), {"model": what["student"]}
         else:
+            if not train_missing and bc.run_status(what[-1]) != "trained":
+                print(f"en-hard: {student} mimo seed 0 is not trained yet ({what[-1].out}); skipped "
+                      "(--en-hard-train trains it)")
+                continue
             for c in what:
                 train_or_reuse(c, say=print, label=f"{student} mimo s0 {Path(c.out).name} (for en-hard)", device=device)
             enc, extra = load_model(what[-1].out, device=device), {"model_dir": what[-1].out}
@@ -348,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--plan", action="store_true", help="print every cell and its status; run nothing")
     ap.add_argument("--en-hard", action="store_true", help="score teachers and students on en-hard; train no cell")
+    ap.add_argument("--en-hard-train", action="store_true",
+                    help="with --en-hard: train a student's MIMO seed 0 when it is missing (else it is skipped)")
     ap.add_argument("--summary", action="store_true", help="recompute the summary, table and figure only")
     ap.add_argument("--resamples", type=int, default=10_000)
     args = ap.parse_args(argv)
@@ -375,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                 shlex.join(sys.argv[1:] if argv is None else argv))
     print(f"imported {import_budget_curve(recipe, store)} budget-curve points")
     if args.en_hard:
-        run_en_hard(recipe, args.work, store, device)
+        run_en_hard(recipe, args.work, store, device, args.en_hard_train)
     else:
         plan(recipe, args.work, store, benches, device)
         for student, method, seed in cells(recipe):

@@ -60,6 +60,10 @@ def test_stage2_alone_from_a_static_dir_starts_from_its_stage1_projection(env, t
     s2 = train(cfg(env, tmp_path / "s2", student=f"static:{s1.out}", stage="2", stage2_steps=2, stage2_lr=1e-12))
     a, b = (load_file(str(r.out / "projection.safetensors"))["weight"] for r in (s1, s2))
     assert_close(b, a, rtol=1e-6, atol=1e-9)  # a fresh projection would be random, far from Stage 1's
+    # the dir without the static: prefix is a static student too (it used to fail setting max_seq_length)
+    s3 = train(cfg(env, tmp_path / "s3", student=str(s1.out), stage="2", stage2_steps=2, stage2_lr=1e-12))
+    assert is_static_dir(s3.out)
+    assert_close(load_file(str(s3.out / "projection.safetensors"))["weight"], a, rtol=1e-6, atol=1e-9)
 
 
 def test_static_epochs_run_resumes_to_the_uninterrupted_weights(env, tmp_path):  # noqa: F811

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mimo.models.static import is_static, load_static_student, student_texts
+from mimo.models.static import is_static, is_static_dir, load_static_student, student_texts
 from mimo.train.checkpoint import CKPT, StepLog, TrainingInterrupted, load_ckpt, restore_weights, seed_all, write_model_dir
 from mimo.train.config import TrainConfig
 from mimo.train.ddp import barrier, dist_info, pick_device
@@ -72,7 +72,8 @@ def train(
     say(f"data: {len(par.lang) if par else 0} parallel rows, {len(ret.pairs) if ret else 0} aligned pairs")
     seed_all(config.seed)
     device = pick_device(device)
-    if is_static(config.student):  # StaticEmbedding student; its vocabulary pruned to the training texts
+    if is_static(config.student) or is_static_dir(config.student):  # StaticEmbedding student (static:<init> or
+        # a trained static dir); an init's vocabulary is pruned to the training texts
         model, surgery = load_static_student(config.student, student_texts(par, ret))
         model.to(device)
     else:
