@@ -341,6 +341,24 @@ def run_en_hard(recipe: dict[str, Any], work: Path, store: Store, device: str, t
         score(enc, store, key, bench, extra)
 
 
+def merge(store: Store, other: Path) -> int:
+    """Copy the points of another output dir (e.g. an --en-hard run kept apart from a training run, so
+    that two processes never write one points.json) into ``store``; returns how many were added."""
+    src = Store(other)
+    n = 0
+    for p in src.data["points"]:
+        if p.get("source", "").startswith("budget-curve") or store.has(p["key"]):
+            continue
+        pq = src.per_query(p["key"])
+        qids = sorted(pq)
+        store.add(p, qids, [pq[q] for q in qids], src.groups(p["bench"]), src.kinds(p["bench"]))
+        n += 1
+    if src.data.get("en_hard"):
+        store.data["en_hard"] = src.data["en_hard"]
+        store.save()
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "student-axis.yaml")
@@ -355,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--en-hard-train", action="store_true",
                     help="with --en-hard: train a student's MIMO seed 0 when it is missing (else it is skipped)")
     ap.add_argument("--summary", action="store_true", help="recompute the summary, table and figure only")
+    ap.add_argument("--merge", type=Path, help="first copy the points of this other --out dir into --out")
     ap.add_argument("--resamples", type=int, default=10_000)
     args = ap.parse_args(argv)
 
@@ -367,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     recipe = load_recipe(args.config, args)
     device = pick_device(args.device)
     store = Store(args.out)
+    if args.merge:
+        print(f"merged {merge(store, args.merge)} points from {args.merge}")
     if args.summary:
         import_budget_curve(recipe, store)
         print(summarize(store, recipe, args.resamples))

@@ -185,3 +185,17 @@ def test_en_hard_keeps_english_answers_and_drops_unjudged_answers(tmp_path):
     assert all(d["lang"] == "en" for d in b.corpus.values()) and len(b.corpus) == 4
     assert stats["dropped"] == {"duplicate": 1, "part of an answer": 1, "short": 1}
     assert b.queries["qa-en"]["kind"] == "question"
+
+
+def test_merge_copies_points_and_scores_once(sa, tmp_path):
+    qids = ["a", "b", "c"]
+    side, main = sa.Store(tmp_path / "side"), sa.Store(tmp_path / "main")
+    key = sa.point_key("static", "untrained", 0, "en-hard")
+    side.add({"key": key, "student": "static", "method": "untrained", "seed": 0, "bench": "en-hard", "ndcg10": 0.2},
+             qids, [0.1, 0.2, 0.3], {q: q for q in qids})
+    side.data["en_hard"] = {"queries": 3}
+    side.save()
+    assert sa.merge(main, tmp_path / "side") == 1 and sa.merge(main, tmp_path / "side") == 0
+    again = sa.Store(tmp_path / "main")
+    assert again.per_query(key) == pytest.approx({"a": 0.1, "b": 0.2, "c": 0.3})
+    assert again.data["en_hard"] == {"queries": 3}
