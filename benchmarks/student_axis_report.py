@@ -141,16 +141,19 @@ def figure(summary: dict[str, Any], out: Path) -> None:
                 continue
             x = 100 * (g["teacher"] - g["student_untrained"]) + dx
             y, lo, hi = (100 * v for v in (r["diff"], *r["ci"]))
-            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt=marker, capsize=3,
-                        label=f"{bench}" if not any(t.get_label() == bench for t in ax.lines) else None)
+            seen = bench in ax.get_legend_handles_labels()[1]
+            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt=marker, capsize=3, label=None if seen else bench)
             ax.annotate(f"{r['student']} vs {label(r['b'])}", (x, y), textcoords="offset points", xytext=(5, 5),
                         fontsize=7)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel("English gap: teacher − untrained student, nDCG@10 points on en-hard")
     ax.set_ylabel("MIMO − best baseline, pooled nDCG@10 points")
     ax.set_title("Where the English anchor pays")
-    if ax.lines:
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no student has both comparisons and an en-hard gap yet", ha="center",
+                transform=ax.transAxes, fontsize=8)
     fig.tight_layout()
     for ext in ("png", "svg"):
         fig.savefig(out.with_suffix(f".{ext}"), dpi=130)

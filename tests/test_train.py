@@ -96,9 +96,12 @@ def test_example_configs_are_valid():
         raw = yaml.safe_load(path.read_text())
         if "budgets" in raw:  # a budget-curve recipe (benchmarks/budget_curve.py): its shared TrainConfig fields
             TrainConfig.from_dict(raw["train"] | {"student": raw["student"]}, where=str(path))
+        elif "students" in raw:  # the student axis (benchmarks/student_axis.py): shared + per-student fields
+            for name, spec in raw["students"].items():
+                fields = raw["train"] | (spec.get("train") or {}) | {"student": spec["student"]}
+                TrainConfig.from_dict(fields, where=f"{path}: students.{name}")
         else:
             TrainConfig.from_yaml(path)
-
 
 
 def test_epochs_derive_each_stages_steps_from_the_data_size(env, tmp_path):
