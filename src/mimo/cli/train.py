@@ -75,6 +75,10 @@ def train_cmd(
 ) -> None:
     """Train a multilingual student (Stage 1 distillation, Stage 2 MIMO or a baseline).
 
+    Which recipe (docs/results.md#student-strength): a student far below its English teacher (a static
+    student, a shallow cut) gains most from MIMO (--stage both); a student that already retrieves well
+    (the default mE5-small) gains more from a contrastive objective (--objective lakda-sharp --stage 2).
+
     Data parallel: run the same command under `torchrun --nproc_per_node N $(which mimo) train ...`
     (or `accelerate launch`); each process takes 1/N of every batch, gradients are averaged, rank 0
     writes the output.
