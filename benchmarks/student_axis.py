@@ -138,6 +138,11 @@ def static_student(config: Any) -> str:
     return _INITS[config.student]
 
 
+def student_fields(recipe: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """A student's TrainConfig fields: the recipe's shared ``train``, its own ``train``, its ``student``."""
+    return dict(recipe["train"]) | dict(spec.get("train") or {}) | {"student": spec["student"]}
+
+
 def plan_cell(recipe: dict[str, Any], student: str, method: str, seed: int, work: Path) -> list[Any]:
     """The TrainConfigs one cell runs, in order; the last one's ``out`` is the model to score."""
     from mimo.models.static import is_static
@@ -146,7 +151,7 @@ def plan_cell(recipe: dict[str, Any], student: str, method: str, seed: int, work
     spec = recipe["students"][student]
     base_method, mult = parse_method(method)
     m = METHODS[base_method]
-    base = dict(recipe["train"]) | dict(spec.get("train") or {}) | {"seed": seed, "student": spec["student"]}
+    base = student_fields(recipe, spec) | {"seed": seed}
     if is_static(base["student"]) and not Path(base["student"][len("static:"):]).is_dir():
         base["student"] = static_student(TrainConfig(**(base | {"out": str(work / "init")})).validate())
     lr = spec.get("stage2_lr", recipe["stage2_lr"][m.objective])
@@ -302,7 +307,7 @@ def untrained(spec: dict[str, Any], recipe: dict[str, Any], work: Path, device: 
 
     name = spec["student"]
     if is_static(name):
-        base = dict(recipe["train"]) | dict(spec.get("train") or {}) | {"student": name, "out": str(work / "init")}
+        base = student_fields(recipe, spec) | {"out": str(work / "init")}
         name = static_student(TrainConfig(**base).validate())[len("static:"):]
     model = load_model(name, device=device)
     layers = (spec.get("train") or {}).get("student_layers")
