@@ -283,18 +283,20 @@ def import_budget_curve(recipe: dict[str, Any], store: Store) -> int:
 
 # ---- en-hard: the teacher-student English gap -------------------------------------------------------
 
-def en_hard_models(recipe: dict[str, Any], work: Path) -> list[tuple[str, str, Any]]:
+def en_hard_models(recipe: dict[str, Any], work: Path, seed: int = 0) -> list[tuple[str, str, Any]]:
     """(student, method, how to get the model) for the en-hard view: each teacher, each untrained
-    student, each student's trained MIMO seed 0 (the budget curve's recipe retrained for e5-12L)."""
+    student, each student's trained MIMO of ``seed`` (the budget curve's recipe retrained for e5-12L);
+    only the ``--students`` given, when some are."""
     out: list[tuple[str, str, Any]] = [(f"teacher-{k}", "teacher", name) for k, name in recipe["teachers"].items()]
-    for student, spec in recipe["students"].items():
+    for student in recipe.get("run_students") or list(recipe["students"]):
+        spec = recipe["students"][student]
         out.append((student, "untrained", spec))
         if spec.get("from_budget_curve"):
             bc_recipe = yaml.safe_load((ROOT / "configs" / "budget-curve.yaml").read_text())
-            configs = bc.plan_point(bc_recipe, spec["from_budget_curve"]["mimo"], spec["budget"], 0,
+            configs = bc.plan_point(bc_recipe, spec["from_budget_curve"]["mimo"], spec["budget"], seed,
                                     Path("runs/budget-curve"))
         else:
-            configs = plan_cell(recipe, student, "mimo", 0, work)
+            configs = plan_cell(recipe, student, "mimo", seed, work)
         out.append((student, "mimo", configs))
     return out
 
@@ -316,7 +318,8 @@ def untrained(spec: dict[str, Any], recipe: dict[str, Any], work: Path, device: 
     return model
 
 
-def run_en_hard(recipe: dict[str, Any], work: Path, store: Store, device: str, train_missing: bool) -> None:
+def run_en_hard(recipe: dict[str, Any], work: Path, store: Store, device: str, train_missing: bool,
+                seed: int = 0) -> None:
     from mimo.data.en_hard import build_en_hard
     from mimo.evaluate import load_benchmark
     from mimo.models import load_model
@@ -327,8 +330,8 @@ def run_en_hard(recipe: dict[str, Any], work: Path, store: Store, device: str, t
         print(f"building {EN_HARD}: {build_en_hard()}")
     bench = load_benchmark(EN_HARD)
     store.data["en_hard"] = json.loads((data_dir() / EN_HARD / "stats.json").read_text())
-    for student, method, what in en_hard_models(recipe, work):
-        key = point_key(student, method, 0, EN_HARD)
+    for student, method, what in en_hard_models(recipe, work, seed):
+        key = point_key(student, method, 0 if method in ("teacher", "untrained") else seed, EN_HARD)
         if store.has(key):
             continue
         if method == "teacher":
@@ -337,11 +340,11 @@ def run_en_hard(recipe: dict[str, Any], work: Path, store: Store, device: str, t
             enc, extra = untrained(what, recipe, work, device), {"model": what["student"]}
         else:
             if not train_missing and bc.run_status(what[-1]) != "trained":
-                print(f"en-hard: {student} mimo seed 0 is not trained yet ({what[-1].out}); skipped "
+                print(f"en-hard: {student} mimo seed {seed} is not trained yet ({what[-1].out}); skipped "
                       "(--en-hard-train trains it)")
                 continue
             for c in what:
-                train_or_reuse(c, say=print, label=f"{student} mimo s0 {Path(c.out).name} (for en-hard)", device=device)
+                train_or_reuse(c, say=print, label=f"{student} mimo s{seed} {Path(c.out).name} (for en-hard)", device=device)
             enc, extra = load_model(what[-1].out, device=device), {"model_dir": what[-1].out}
         score(enc, store, key, bench, extra)
 
@@ -376,7 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan", action="store_true", help="print every cell and its status; run nothing")
     ap.add_argument("--en-hard", action="store_true", help="score teachers and students on en-hard; train no cell")
     ap.add_argument("--en-hard-train", action="store_true",
-                    help="with --en-hard: train a student's MIMO seed 0 when it is missing (else it is skipped)")
+                    help="with --en-hard: train a student's MIMO when it is missing (else it is skipped)")
+    ap.add_argument("--en-hard-seed", type=int, default=0,
+                    help="with --en-hard: the training seed of the MIMO model scored (reuse one a cell trained)")
     ap.add_argument("--summary", action="store_true", help="recompute the summary, table and figure only")
     ap.add_argument("--merge", type=Path, help="first copy the points of this other --out dir into --out")
     ap.add_argument("--resamples", type=int, default=10_000)
@@ -407,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                 shlex.join(sys.argv[1:] if argv is None else argv))
     print(f"imported {import_budget_curve(recipe, store)} budget-curve points")
     if args.en_hard:
-        run_en_hard(recipe, args.work, store, device, args.en_hard_train)
+        run_en_hard(recipe, args.work, store, device, args.en_hard_train, args.en_hard_seed)
     else:
         plan(recipe, args.work, store, benches, device)
         for student, method, seed in cells(recipe):

@@ -68,13 +68,18 @@ def comparisons(store: Any, cells: dict, resamples: int) -> list[dict[str, Any]]
 
 def english_gap(cells: dict, recipe: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     """Per student on en-hard: the MiniLM teacher (the anchor every MIMO cell uses), the mpnet teacher,
-    the untrained student and its trained MIMO model (seed 0)."""
+    the untrained student and its trained MIMO model (mean over the seeds scored there)."""
     def get(student: str, method: str) -> float | None:
         c = cells.get((student, EN_HARD, method))
         return c["mean"] if c else None
 
+    def seeds(student: str) -> list[int]:
+        c = cells.get((student, EN_HARD, "mimo"))
+        return sorted(c["seeds"]) if c else []
+
     return {s: {"teacher": get("teacher-minilm", "teacher"), "teacher_mpnet": get("teacher-mpnet", "teacher"),
-                "student_untrained": get(s, "untrained"), "student_trained": get(s, "mimo")}
+                "student_untrained": get(s, "untrained"), "student_trained": get(s, "mimo"),
+                "student_trained_seeds": seeds(s)}
             for s in recipe["students"]}
 
 
@@ -113,12 +118,12 @@ def markdown(summary: dict[str, Any], cells: dict) -> str:
         n = summary.get("en_hard", {})
         lines += [f"## English gap on en-hard ({n.get('queries', '?')} English queries, {n.get('passages', '?')} "
                   "English passages)", "",
-                  "| student | teacher MiniLM | teacher mpnet | student untrained | student + MIMO (seed 0) |",
-                  "|---|---:|---:|---:|---:|"]
+                  "| student | teacher MiniLM | teacher mpnet | student untrained | student + MIMO | MIMO seeds |",
+                  "|---|---:|---:|---:|---:|---|"]
         f = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
         for s, v in gap.items():
             lines.append(f"| {s} | {f(v['teacher'])} | {f(v['teacher_mpnet'])} | {f(v['student_untrained'])} | "
-                         f"{f(v['student_trained'])} |")
+                         f"{f(v['student_trained'])} | {', '.join(map(str, v['student_trained_seeds'])) or '-'} |")
         lines.append("")
     return "\n".join(lines)
 

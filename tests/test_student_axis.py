@@ -88,6 +88,18 @@ def test_every_objective_of_a_student_gets_the_same_steps(sa, setup):
     assert ("ep", "mimo-2ep", 0) in sa.cells(recipe)
 
 
+def test_en_hard_models_follow_the_seed_and_the_students_asked_for(sa, setup):
+    root, recipe = setup
+    work = root / "plan"
+    models = sa.en_hard_models(recipe, work, seed=1)
+    assert [(s, m) for s, m, _ in models] == [("teacher-minilm", "teacher"), ("ep", "untrained"), ("ep", "mimo"),
+                                              ("steps", "untrained"), ("steps", "mimo")]
+    assert models[2][2][-1].out == str(work / "ep" / "seed1" / "mimo") and models[2][2][-1].seed == 1
+    only = sa.en_hard_models(dict(recipe, run_students=["steps"]), work)
+    assert [(s, m) for s, m, _ in only][1:] == [("steps", "untrained"), ("steps", "mimo")]
+    assert only[-1][2][-1].out == str(work / "steps" / "seed0" / "mimo")
+
+
 def test_runner_trains_scores_imports_and_summarizes(sa, setup, tmp_path):
     root, recipe = setup
     recipe = dict(recipe, seeds=[0, 1], students={"steps": recipe["students"]["steps"] | {"budget": 2}})
