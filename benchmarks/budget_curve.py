@@ -209,9 +209,20 @@ class Store:
         self.save()
 
     def save(self) -> None:
+        """Write points.json, first adopting the points another process saved there since this one read
+        it (under a lock), so that two runners may share one --out without losing each other's points."""
+        import fcntl
+
         from mimo.paths import atomic_write_json
 
-        atomic_write_json(self.path, self.data)
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / ".points.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.path.is_file():
+                mine = {p["key"] for p in self.data["points"]}
+                disk = json.loads(self.path.read_text()).get("points", [])
+                self.data["points"] += [p for p in disk if p["key"] not in mine]
+            atomic_write_json(self.path, self.data)
 
     def per_query(self, key: str) -> dict[str, float]:
         import numpy as np

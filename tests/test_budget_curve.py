@@ -167,6 +167,17 @@ def test_per_kind_difference_is_each_kinds_mean_difference(bc, tmp_path):
     assert store.kinds("b")["q1"] == "task"
 
 
+def test_two_runners_on_one_out_keep_each_others_points(bc, tmp_path):
+    """Two processes that opened one --out before either scored: each save adopts the other's points."""
+    a, b = bc.Store(tmp_path), bc.Store(tmp_path)
+    a.add({"key": "lakda|200|1|b", "bench": "b", "ndcg@10": 0.1}, ["q1"], [0.1], {})
+    b.add({"key": "lakda|200|2|b", "bench": "b", "ndcg@10": 0.2}, ["q1"], [0.2], {})
+    a.add({"key": "lakda|200|1|b", "bench": "b", "ndcg@10": 0.3}, ["q1"], [0.3], {})  # a rescore replaces
+    points = {p["key"]: p["ndcg@10"] for p in bc.Store(tmp_path).data["points"]}
+    assert points == {"lakda|200|1|b": 0.3, "lakda|200|2|b": 0.2}
+    assert bc.Store(tmp_path).has("lakda|200|2|b")
+
+
 _PER_KIND_SCRIPT = """
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("budget_curve", sys.argv[1])
