@@ -350,8 +350,8 @@ def run_en_hard(recipe: dict[str, Any], work: Path, store: Store, device: str, t
 
 
 def merge(store: Store, other: Path) -> int:
-    """Copy the points of another output dir (e.g. an --en-hard run kept apart from a training run, so
-    that two processes never write one points.json) into ``store``; returns how many were added."""
+    """Copy the points of another output dir (e.g. one from another machine; processes on one machine
+    may share an --out, see ``bc.Store.save``) into ``store``; returns how many were added."""
     src = Store(other)
     n = 0
     for p in src.data["points"]:
