@@ -84,9 +84,9 @@ def load_recipe(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"--config {path}: no such file")
     recipe = yaml.safe_load(path.read_text()) or {}
     if args.seeds:
-        recipe["seeds"] = args.seeds
+        recipe["seeds"] = recipe["only_seeds"] = args.seeds
     if args.methods:
-        recipe["methods"] = args.methods
+        recipe["methods"] = recipe["only_methods"] = args.methods
     if args.students:
         unknown = sorted(set(args.students) - set(recipe["students"]))
         if unknown:
@@ -100,14 +100,20 @@ def load_recipe(path: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def cells(recipe: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(student, method, seed) in run order: student by student (config order), seed by seed, methods,
-    then the student's extras with their own seeds; imported students (``from_budget_curve``) have none."""
+    then the student's extras (seed by seed, with their own seeds); imported students
+    (``from_budget_curve``) have none. ``--methods`` / ``--seeds`` (``only_methods`` / ``only_seeds``)
+    limit the extras too: a method asked for that is one of a student's extras runs as that extra."""
+    only_m, only_s = recipe.get("only_methods"), recipe.get("only_seeds")
     out = []
     for student in recipe.get("run_students") or list(recipe["students"]):
         spec = recipe["students"][student]
         if spec.get("from_budget_curve"):
             continue
-        out += [(student, m, s) for s in recipe["seeds"] for m in recipe["methods"]]
-        out += [(student, m, s) for m, seeds in (spec.get("extra") or {}).items() for s in seeds]
+        extra = {m: [s for s in seeds if not only_s or s in only_s] for m, seeds in (spec.get("extra") or {}).items()
+                 if not only_m or m in only_m}
+        out += [(student, m, s) for s in recipe["seeds"] for m in recipe["methods"] if m not in extra]
+        out += [(student, m, s) for s in sorted({s for v in extra.values() for s in v})
+                for m, seeds in extra.items() if s in seeds]
     return out
 
 

@@ -88,6 +88,19 @@ def test_every_objective_of_a_student_gets_the_same_steps(sa, setup):
     assert ("ep", "mimo-2ep", 0) in sa.cells(recipe)
 
 
+def test_methods_and_seeds_asked_for_limit_the_extras(sa, setup):
+    _, recipe = setup
+    recipe = dict(recipe, students={"ep": dict(recipe["students"]["ep"], extra={"mimo-2ep": [0, 1], "kd-2ep": [1]})})
+    everything = sa.cells(recipe)
+    assert everything[-3:] == [("ep", "mimo-2ep", 0), ("ep", "mimo-2ep", 1), ("ep", "kd-2ep", 1)]
+    two = sa.cells(dict(recipe, methods=["mimo-2ep", "kd-2ep"], only_methods=["mimo-2ep", "kd-2ep"]))
+    assert [c for c in two if c[0] == "ep"] == [("ep", "mimo-2ep", 0), ("ep", "mimo-2ep", 1), ("ep", "kd-2ep", 1)]
+    one = sa.cells(dict(recipe, methods=["kd-2ep"], only_methods=["kd-2ep"], seeds=[0], only_seeds=[0]))
+    assert [c for c in one if c[0] == "ep"] == []  # kd-2ep is an extra with seed 1 only
+    plain = sa.cells(dict(recipe, methods=["kd"], only_methods=["kd"]))
+    assert [c for c in plain if c[0] == "ep"] == [("ep", "kd", 0), ("ep", "kd", 1)]  # no extras
+
+
 def test_en_hard_models_follow_the_seed_and_the_students_asked_for(sa, setup):
     root, recipe = setup
     work = root / "plan"
