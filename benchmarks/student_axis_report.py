@@ -137,7 +137,7 @@ def figure(summary: dict[str, Any], out: Path) -> None:
 
     gap = summary["english_gap"]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for bench, marker, dx in (("mlir-test", "o", -0.4), ("mlir-qa-test", "s", 0.4)):
+    for bench, marker, color, dx in (("mlir-test", "o", "tab:blue", -0.4), ("mlir-qa-test", "s", "tab:red", 0.4)):
         for r in summary["comparisons"]:
             g = gap.get(r["student"], {})
             if r["bench"] != bench or r["vs"] != "best baseline" or r["a"] != "mimo":
@@ -147,7 +147,8 @@ def figure(summary: dict[str, Any], out: Path) -> None:
             x = 100 * (g["teacher"] - g["student_untrained"]) + dx
             y, lo, hi = (100 * v for v in (r["diff"], *r["ci"]))
             seen = bench in ax.get_legend_handles_labels()[1]
-            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt=marker, capsize=3, label=None if seen else bench)
+            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt=marker, color=color, capsize=3,
+                        label=None if seen else bench)
             ax.annotate(f"{r['student']} vs {label(r['b'])}", (x, y), textcoords="offset points", xytext=(5, 5),
                         fontsize=7)
     ax.axhline(0, color="grey", lw=0.8)
