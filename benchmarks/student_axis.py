@@ -377,8 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "student-axis.yaml")
     ap.add_argument("--students", nargs="+", help="run only these students' cells")
-    ap.add_argument("--seeds", type=int, nargs="+")
-    ap.add_argument("--methods", nargs="+", help=f"among {', '.join(METHODS)}")
+    ap.add_argument("--seeds", type=int, nargs="+", help="run only these seeds (a student's extras too)")
+    ap.add_argument("--methods", nargs="+", help=f"run only these, among {', '.join(METHODS)} (+ '-2ep' for "
+                    "epoch students); one of a student's extras runs with the extra's seeds")
     ap.add_argument("--work", type=Path, default=Path("runs/student-axis"), help="model dirs and checkpoints")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--device", default="auto")
